@@ -1,0 +1,1 @@
+"""Inference service: turns chat prompts into generations on a local model."""

@@ -1,0 +1,30 @@
+"""Process settings, read once at start-up from `CONDUIT_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+class ConduitSettings(BaseSettings):
+    """Settings every service shares. Example: `CONDUIT_BUS=kafka CONDUIT_KAFKA_BOOTSTRAP=...`."""
+
+    model_config = SettingsConfigDict(env_prefix="CONDUIT_", frozen=True)
+
+    bus: Literal["memory", "kafka"] = "memory"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_partitions: int = Field(default=3, ge=1)
+    topic_prefix: str = "conduit"
+    config_dir: Path = Field(default_factory=lambda: repo_root() / "config")
+    data_dir: Path = Field(default_factory=lambda: repo_root() / "var")
+    max_event_bytes: int = Field(default=1_000_000, gt=0)
+    handler_attempts: int = Field(default=3, ge=1)
+    retry_backoff_s: float = Field(default=0.2, ge=0)
+    log_level: str = "INFO"

@@ -1,0 +1,380 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERDICT_UNSPECIFIED: _ClassVar[Verdict]
+    VERDICT_PASS: _ClassVar[Verdict]
+    VERDICT_REJECT: _ClassVar[Verdict]
+    VERDICT_HANDOFF: _ClassVar[Verdict]
+
+class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ERROR_CODE_UNSPECIFIED: _ClassVar[ErrorCode]
+    ERROR_CODE_MALFORMED_EVENT: _ClassVar[ErrorCode]
+    ERROR_CODE_UNKNOWN_WORKFLOW: _ClassVar[ErrorCode]
+    ERROR_CODE_UNKNOWN_TOOL: _ClassVar[ErrorCode]
+    ERROR_CODE_INVALID_ARGUMENTS: _ClassVar[ErrorCode]
+    ERROR_CODE_DEADLINE_EXCEEDED: _ClassVar[ErrorCode]
+    ERROR_CODE_MAX_STEPS_EXCEEDED: _ClassVar[ErrorCode]
+    ERROR_CODE_BUDGET_EXHAUSTED: _ClassVar[ErrorCode]
+    ERROR_CODE_INPUT_TOO_LARGE: _ClassVar[ErrorCode]
+    ERROR_CODE_INPUT_REJECTED: _ClassVar[ErrorCode]
+    ERROR_CODE_TOOL_NOT_ALLOWED: _ClassVar[ErrorCode]
+    ERROR_CODE_INTERNAL: _ClassVar[ErrorCode]
+VERDICT_UNSPECIFIED: Verdict
+VERDICT_PASS: Verdict
+VERDICT_REJECT: Verdict
+VERDICT_HANDOFF: Verdict
+ERROR_CODE_UNSPECIFIED: ErrorCode
+ERROR_CODE_MALFORMED_EVENT: ErrorCode
+ERROR_CODE_UNKNOWN_WORKFLOW: ErrorCode
+ERROR_CODE_UNKNOWN_TOOL: ErrorCode
+ERROR_CODE_INVALID_ARGUMENTS: ErrorCode
+ERROR_CODE_DEADLINE_EXCEEDED: ErrorCode
+ERROR_CODE_MAX_STEPS_EXCEEDED: ErrorCode
+ERROR_CODE_BUDGET_EXHAUSTED: ErrorCode
+ERROR_CODE_INPUT_TOO_LARGE: ErrorCode
+ERROR_CODE_INPUT_REJECTED: ErrorCode
+ERROR_CODE_TOOL_NOT_ALLOWED: ErrorCode
+ERROR_CODE_INTERNAL: ErrorCode
+
+class Principal(_message.Message):
+    __slots__ = ("user_id", "roles")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_id: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WorkflowPosition(_message.Message):
+    __slots__ = ("name", "version", "step", "steps_taken")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    STEPS_TAKEN_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    step: str
+    steps_taken: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., step: _Optional[str] = ..., steps_taken: _Optional[int] = ...) -> None: ...
+
+class Budget(_message.Message):
+    __slots__ = ("max_tokens", "max_cost_usd", "tokens_used", "cost_used_usd")
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MAX_COST_USD_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_USED_FIELD_NUMBER: _ClassVar[int]
+    COST_USED_USD_FIELD_NUMBER: _ClassVar[int]
+    max_tokens: int
+    max_cost_usd: float
+    tokens_used: int
+    cost_used_usd: float
+    def __init__(self, max_tokens: _Optional[int] = ..., max_cost_usd: _Optional[float] = ..., tokens_used: _Optional[int] = ..., cost_used_usd: _Optional[float] = ...) -> None: ...
+
+class Envelope(_message.Message):
+    __slots__ = ("schema_version", "event_id", "request_id", "session_id", "tenant_id", "causation_id", "principal", "workflow", "deadline_unix_ms", "budget", "created_unix_ms")
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CAUSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    schema_version: int
+    event_id: str
+    request_id: str
+    session_id: str
+    tenant_id: str
+    causation_id: str
+    principal: Principal
+    workflow: WorkflowPosition
+    deadline_unix_ms: int
+    budget: Budget
+    created_unix_ms: int
+    def __init__(self, schema_version: _Optional[int] = ..., event_id: _Optional[str] = ..., request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., principal: _Optional[_Union[Principal, _Mapping]] = ..., workflow: _Optional[_Union[WorkflowPosition, _Mapping]] = ..., deadline_unix_ms: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., created_unix_ms: _Optional[int] = ...) -> None: ...
+
+class Turn(_message.Message):
+    __slots__ = ("role", "content")
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    content: str
+    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
+
+class UserRequest(_message.Message):
+    __slots__ = ("text", "history", "channel")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    history: _containers.RepeatedCompositeFieldContainer[Turn]
+    channel: str
+    def __init__(self, text: _Optional[str] = ..., history: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., channel: _Optional[str] = ...) -> None: ...
+
+class Redaction(_message.Message):
+    __slots__ = ("kind", "count")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    count: int
+    def __init__(self, kind: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class GuardrailReport(_message.Message):
+    __slots__ = ("stage", "verdict", "redactions", "findings")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    REDACTIONS_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    stage: str
+    verdict: Verdict
+    redactions: _containers.RepeatedCompositeFieldContainer[Redaction]
+    findings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, stage: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., redactions: _Optional[_Iterable[_Union[Redaction, _Mapping]]] = ..., findings: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Entity(_message.Message):
+    __slots__ = ("kind", "value")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    value: str
+    def __init__(self, kind: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class IntentScore(_message.Message):
+    __slots__ = ("intent", "score")
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    intent: str
+    score: float
+    def __init__(self, intent: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
+
+class IntentResult(_message.Message):
+    __slots__ = ("intent", "confidence", "fallback", "scores", "entities")
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    intent: str
+    confidence: float
+    fallback: bool
+    scores: _containers.RepeatedCompositeFieldContainer[IntentScore]
+    entities: _containers.RepeatedCompositeFieldContainer[Entity]
+    def __init__(self, intent: _Optional[str] = ..., confidence: _Optional[float] = ..., fallback: _Optional[bool] = ..., scores: _Optional[_Iterable[_Union[IntentScore, _Mapping]]] = ..., entities: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ...) -> None: ...
+
+class Chunk(_message.Message):
+    __slots__ = ("source_id", "document_id", "text", "score", "title")
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    source_id: str
+    document_id: str
+    text: str
+    score: float
+    title: str
+    def __init__(self, source_id: _Optional[str] = ..., document_id: _Optional[str] = ..., text: _Optional[str] = ..., score: _Optional[float] = ..., title: _Optional[str] = ...) -> None: ...
+
+class RetrievalResult(_message.Message):
+    __slots__ = ("query", "chunks")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    chunks: _containers.RepeatedCompositeFieldContainer[Chunk]
+    def __init__(self, query: _Optional[str] = ..., chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ...) -> None: ...
+
+class PromptMessage(_message.Message):
+    __slots__ = ("role", "content")
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    content: str
+    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
+
+class PromptResult(_message.Message):
+    __slots__ = ("template", "template_version", "messages", "token_count", "output_schema_json", "dropped_turns")
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_SCHEMA_JSON_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_TURNS_FIELD_NUMBER: _ClassVar[int]
+    template: str
+    template_version: str
+    messages: _containers.RepeatedCompositeFieldContainer[PromptMessage]
+    token_count: int
+    output_schema_json: str
+    dropped_turns: int
+    def __init__(self, template: _Optional[str] = ..., template_version: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[PromptMessage, _Mapping]]] = ..., token_count: _Optional[int] = ..., output_schema_json: _Optional[str] = ..., dropped_turns: _Optional[int] = ...) -> None: ...
+
+class ToolCall(_message.Message):
+    __slots__ = ("call_id", "tool", "arguments_json")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    tool: str
+    arguments_json: str
+    def __init__(self, call_id: _Optional[str] = ..., tool: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
+
+class ModelOutput(_message.Message):
+    __slots__ = ("model", "text", "tool_calls", "sources", "finish_reason", "input_tokens", "output_tokens", "cost_usd")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    text: str
+    tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCall]
+    sources: _containers.RepeatedScalarFieldContainer[str]
+    finish_reason: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    def __init__(self, model: _Optional[str] = ..., text: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., sources: _Optional[_Iterable[str]] = ..., finish_reason: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
+
+class ToolError(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ToolExchange(_message.Message):
+    __slots__ = ("call", "ok", "result_json", "error", "idempotency_key", "replayed", "at_step")
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    AT_STEP_FIELD_NUMBER: _ClassVar[int]
+    call: ToolCall
+    ok: bool
+    result_json: str
+    error: ToolError
+    idempotency_key: str
+    replayed: bool
+    at_step: int
+    def __init__(self, call: _Optional[_Union[ToolCall, _Mapping]] = ..., ok: _Optional[bool] = ..., result_json: _Optional[str] = ..., error: _Optional[_Union[ToolError, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., replayed: _Optional[bool] = ..., at_step: _Optional[int] = ...) -> None: ...
+
+class StepRecord(_message.Message):
+    __slots__ = ("service", "step", "started_unix_us", "duration_us", "tokens", "outcome")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    STARTED_UNIX_US_FIELD_NUMBER: _ClassVar[int]
+    DURATION_US_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    step: str
+    started_unix_us: int
+    duration_us: int
+    tokens: int
+    outcome: str
+    def __init__(self, service: _Optional[str] = ..., step: _Optional[str] = ..., started_unix_us: _Optional[int] = ..., duration_us: _Optional[int] = ..., tokens: _Optional[int] = ..., outcome: _Optional[str] = ...) -> None: ...
+
+class StepEvent(_message.Message):
+    __slots__ = ("envelope", "request", "input_guard", "intent", "retrieval", "prompt", "model_output", "tool_exchanges", "output_guard", "steps")
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    INPUT_GUARD_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    RETRIEVAL_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TOOL_EXCHANGES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_GUARD_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    envelope: Envelope
+    request: UserRequest
+    input_guard: GuardrailReport
+    intent: IntentResult
+    retrieval: RetrievalResult
+    prompt: PromptResult
+    model_output: ModelOutput
+    tool_exchanges: _containers.RepeatedCompositeFieldContainer[ToolExchange]
+    output_guard: GuardrailReport
+    steps: _containers.RepeatedCompositeFieldContainer[StepRecord]
+    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., request: _Optional[_Union[UserRequest, _Mapping]] = ..., input_guard: _Optional[_Union[GuardrailReport, _Mapping]] = ..., intent: _Optional[_Union[IntentResult, _Mapping]] = ..., retrieval: _Optional[_Union[RetrievalResult, _Mapping]] = ..., prompt: _Optional[_Union[PromptResult, _Mapping]] = ..., model_output: _Optional[_Union[ModelOutput, _Mapping]] = ..., tool_exchanges: _Optional[_Iterable[_Union[ToolExchange, _Mapping]]] = ..., output_guard: _Optional[_Union[GuardrailReport, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[StepRecord, _Mapping]]] = ...) -> None: ...
+
+class Error(_message.Message):
+    __slots__ = ("code", "message", "service", "step")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    code: ErrorCode
+    message: str
+    service: str
+    step: str
+    def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ..., service: _Optional[str] = ..., step: _Optional[str] = ...) -> None: ...
+
+class Answer(_message.Message):
+    __slots__ = ("text", "sources")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    sources: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, text: _Optional[str] = ..., sources: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Handoff(_message.Message):
+    __slots__ = ("reason", "queue", "message")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    queue: str
+    message: str
+    def __init__(self, reason: _Optional[str] = ..., queue: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class Response(_message.Message):
+    __slots__ = ("envelope", "answer", "error", "handoff", "intent", "tool_exchanges", "steps")
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    HANDOFF_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    TOOL_EXCHANGES_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    envelope: Envelope
+    answer: Answer
+    error: Error
+    handoff: Handoff
+    intent: str
+    tool_exchanges: _containers.RepeatedCompositeFieldContainer[ToolExchange]
+    steps: _containers.RepeatedCompositeFieldContainer[StepRecord]
+    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., answer: _Optional[_Union[Answer, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., handoff: _Optional[_Union[Handoff, _Mapping]] = ..., intent: _Optional[str] = ..., tool_exchanges: _Optional[_Iterable[_Union[ToolExchange, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[StepRecord, _Mapping]]] = ...) -> None: ...
+
+class DocumentEvent(_message.Message):
+    __slots__ = ("tenant_id", "document_id", "title", "text", "content_type", "version", "deleted")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    document_id: str
+    title: str
+    text: str
+    content_type: str
+    version: str
+    deleted: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., document_id: _Optional[str] = ..., title: _Optional[str] = ..., text: _Optional[str] = ..., content_type: _Optional[str] = ..., version: _Optional[str] = ..., deleted: _Optional[bool] = ...) -> None: ...

@@ -1,0 +1,26 @@
+"""Dead-letter records: the original bytes plus why, where from and by whom, in headers."""
+
+from __future__ import annotations
+
+from shared.bus import Bus, BusMessage, Topics
+
+REASON = "conduit-dlq-reason"
+SERVICE = "conduit-dlq-service"
+ATTEMPTS = "conduit-dlq-attempts"
+ORIGIN = "conduit-dlq-origin"
+
+
+async def dead_letter(
+    bus: Bus, topics: Topics, message: BusMessage, *, service: str, reason: str, attempts: int
+) -> None:
+    headers = dict(message.headers)
+    headers.update(
+        {
+            REASON: reason[:1000],
+            SERVICE: service,
+            ATTEMPTS: str(attempts),
+            ORIGIN: f"{message.topic}/{message.partition}@{message.offset}",
+        }
+    )
+    key = message.key.decode("utf-8", "replace") if message.key else service
+    await bus.publish(topics.deadletter, message.value, key=key, headers=headers)

@@ -1,0 +1,98 @@
+"""Hosting services on a bus: one service per process, or all of them in one (embedded)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+
+from shared.bus import Bus, MemoryBus, Topics
+from shared.bus.kafka import KafkaBus
+from shared.config import ConduitSettings
+from shared.runtime.service import StepService
+from shared.runtime.steps import StepRunner
+from shared.workflow import WorkflowRegistry
+from shared.workflow.model import SERVICE_NAMES
+
+log = logging.getLogger(__name__)
+
+ServiceFactory = Callable[[ConduitSettings], StepService]
+
+
+def make_bus(settings: ConduitSettings, *, client_id: str) -> Bus:
+    if settings.bus == "memory":
+        return MemoryBus(redelivery_delay_s=settings.retry_backoff_s)
+    topics = Topics(settings.topic_prefix)
+    return KafkaBus(
+        settings.kafka_bootstrap,
+        client_id=client_id,
+        redelivery_delay_s=settings.retry_backoff_s,
+        topics_to_create=topics.all_for(list(SERVICE_NAMES)),
+        partitions=settings.kafka_partitions,
+    )
+
+
+class ServiceHost:
+    """Subscribes services to their topics on one bus and runs them. Example:
+
+    >>> host = ServiceHost(settings, bus, [build_intent(settings)])  # doctest: +SKIP
+    >>> await host.start(); ...; await host.stop()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        settings: ConduitSettings,
+        bus: Bus,
+        services: Sequence[StepService],
+        registry: WorkflowRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.services = list(services)
+        self.topics = Topics(settings.topic_prefix)
+        self.registry = registry or WorkflowRegistry.load(settings.config_dir / "workflows")
+
+    async def start(self) -> None:
+        for service in self.services:
+            service.warm_up()
+            runner = StepRunner(
+                service, bus=self.bus, registry=self.registry, settings=self.settings
+            )
+            topics = [self.topics.step(service.name)]
+            if service.consumes_ingest:
+                topics.append(self.topics.ingest)
+            self.bus.subscribe(topics, group=service.name, handler=runner)
+            for consumer in service.raw_consumers:
+                self.bus.subscribe(
+                    [consumer.topic(self.topics)],
+                    group=f"{service.name}.{consumer.name}",
+                    handler=consumer.handle,
+                )
+        await self.bus.start()
+        log.info("started %s", ", ".join(s.name for s in self.services))
+
+    async def stop(self) -> None:
+        await self.bus.stop()
+
+
+def run_service(factory: ServiceFactory) -> None:
+    """Entry point of `python -m services.<name>`: run until SIGTERM or SIGINT."""
+    settings = ConduitSettings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    asyncio.run(_serve(settings, factory))
+
+
+async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
+    service = factory(settings)
+    host = ServiceHost(settings, make_bus(settings, client_id=service.name), [service])
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await host.start()
+    await stopping.wait()
+    log.info("%s: stopping", service.name)
+    await host.stop()

@@ -1,0 +1,48 @@
+"""What a service is to the runtime: a step handler plus optional raw consumers.
+
+The contract every service follows:
+- `handle(event, call)` fills in the service's part of the `StepEvent` in place and
+  returns; routing, limits, retries, dead letters and publishing are the runtime's.
+- Expected failures raise a `StepError` subclass; anything else is treated as transient
+  and retried, then dead-lettered.
+- `warm_up()` loads heavy resources (models, indexes) once, before consuming.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.bus import BusMessage, Topics
+from shared.contracts import StepEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepCall:
+    """The workflow step being executed, with its declared parameters."""
+
+    workflow: str
+    step_id: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+StepHandler = Callable[[StepEvent, StepCall], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RawConsumer:
+    """A consumer of non-step events, such as documents for the retrieval index."""
+
+    name: str
+    topic: Callable[[Topics], str]
+    handle: Callable[[BusMessage], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepService:
+    name: str
+    handle: StepHandler
+    warm_up: Callable[[], None] = lambda: None
+    consumes_ingest: bool = False
+    raw_consumers: tuple[RawConsumer, ...] = ()

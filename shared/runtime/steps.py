@@ -1,0 +1,253 @@
+"""The path every step event takes inside a service, whatever the bus:
+
+decode → locate the step → check limits → handle (with retries) → route → publish.
+
+Undecodable or oversize events become dead letters; typed failures and exhausted
+limits become error responses; the message is consumed only after its outcome is
+published, so a crash anywhere means redelivery, never loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from shared.bus import Bus, BusMessage, Topics
+from shared.config import ConduitSettings
+from shared.contracts import ErrorCode, Response, StepEvent, StepRecord, new_id, now_ms
+from shared.runtime.deadletter import dead_letter
+from shared.runtime.errors import DeadlineExceeded, StepError
+from shared.runtime.responses import error_response, finish_response, stop_response
+from shared.runtime.service import StepCall, StepService
+from shared.workflow import Continue, Finish, Stop, WorkflowRegistry, advance, check_limits, locate
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "application/x-protobuf; type=conduit.v1.StepEvent"
+RESPONSE_TYPE = "application/x-protobuf; type=conduit.v1.Response"
+
+
+@dataclass(frozen=True)
+class _Malformed(Exception):
+    reason: str
+
+
+def headers_for(event: StepEvent, content_type: str = EVENT_TYPE) -> dict[str, str]:
+    envelope = event.envelope
+    return {
+        "content-type": content_type,
+        "conduit-event-id": envelope.event_id,
+        "conduit-request-id": envelope.request_id,
+        "conduit-tenant-id": envelope.tenant_id,
+    }
+
+
+class StepRunner:
+    """Runs one service's handler on step events. Example:
+
+    >>> runner = StepRunner(service, bus=bus, registry=registry, settings=settings)
+    >>> bus.subscribe([topics.step("intent")], group="intent", handler=runner)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        service: StepService,
+        *,
+        bus: Bus,
+        registry: WorkflowRegistry,
+        settings: ConduitSettings,
+    ) -> None:
+        self._service = service
+        self._bus = bus
+        self._registry = registry
+        self._settings = settings
+        self._topics = Topics(settings.topic_prefix)
+
+    async def __call__(self, message: BusMessage) -> None:
+        try:
+            event = self._decode(message)
+        except _Malformed as malformed:
+            log.warning(
+                "%s: dead-lettering %s/%s@%s: %s",
+                self._service.name,
+                message.topic,
+                message.partition,
+                message.offset,
+                malformed.reason,
+            )
+            await dead_letter(
+                self._bus,
+                self._topics,
+                message,
+                service=self._service.name,
+                reason=malformed.reason,
+                attempts=1,
+            )
+            return
+        await self._process(event, message)
+
+    def _decode(self, message: BusMessage) -> StepEvent:
+        size = len(message.value)
+        if size > self._settings.max_event_bytes:
+            raise _Malformed(f"oversize event: {size} bytes > {self._settings.max_event_bytes}")
+        event = StepEvent()
+        try:
+            event.ParseFromString(message.value)
+        except DecodeError as exc:
+            raise _Malformed(f"undecodable StepEvent: {exc}") from exc
+        envelope = event.envelope
+        if not (envelope.request_id and envelope.session_id and envelope.event_id):
+            raise _Malformed("malformed StepEvent: envelope lacks request, session or event id")
+        return event
+
+    async def _process(self, event: StepEvent, message: BusMessage) -> None:
+        located = locate(self._registry, event.envelope.workflow)
+        if isinstance(located, Stop):
+            await self._stop(event, located)
+            return
+        if located.step.service != self._service.name:
+            await self._stop(
+                event,
+                Stop(
+                    ErrorCode.ERROR_CODE_INTERNAL,
+                    f"misrouted event: step {located.workflow.name}.{located.step_id} belongs to "
+                    f"{located.step.service}, not {self._service.name}",
+                ),
+            )
+            return
+        if event.envelope.workflow.step == "":
+            event.envelope.workflow.CopyFrom(located.position(0))
+        limit = check_limits(event.envelope, located.workflow, now_ms())
+        if limit is not None:
+            await self._stop(event, limit)
+            return
+        call = StepCall(
+            workflow=located.workflow.name, step_id=located.step_id, params=located.step.params
+        )
+        if await self._handle(event, call, message):
+            await self._route(event)
+
+    async def _handle(self, event: StepEvent, call: StepCall, message: BusMessage) -> bool:
+        """Run the handler on a copy (a failed attempt leaves no trace); True when it succeeded."""
+        attempts = self._settings.handler_attempts
+        for attempt in range(1, attempts + 1):
+            work = StepEvent()
+            work.CopyFrom(event)
+            try:
+                record = await self._run_handler(work, call)
+            except StepError as failure:
+                await self._fail(work, failure.code, failure.message, call)
+                return False
+            except Exception as exc:
+                log.exception(
+                    "%s: step %s failed (attempt %d/%d)",
+                    self._service.name,
+                    call.step_id,
+                    attempt,
+                    attempts,
+                )
+                if attempt < attempts:
+                    await asyncio.sleep(self._settings.retry_backoff_s * 2 ** (attempt - 1))
+                    continue
+                reason = f"{type(exc).__name__}: {exc}"
+                await dead_letter(
+                    self._bus,
+                    self._topics,
+                    message,
+                    service=self._service.name,
+                    reason=reason,
+                    attempts=attempts,
+                )
+                await self._fail(
+                    event,
+                    ErrorCode.ERROR_CODE_INTERNAL,
+                    f"{self._service.name} failed after {attempts} attempts: {reason}",
+                    call,
+                )
+                return False
+            work.steps.append(record)
+            event.CopyFrom(work)
+            return True
+        return False
+
+    async def _run_handler(self, work: StepEvent, call: StepCall) -> StepRecord:
+        started_wall_us = time.time_ns() // 1000
+        started = time.perf_counter_ns()
+        tokens_before = work.envelope.budget.tokens_used
+        remaining_s = (work.envelope.deadline_unix_ms - now_ms()) / 1000
+        try:
+            async with asyncio.timeout(
+                remaining_s if work.envelope.deadline_unix_ms else None
+            ) as scope:
+                await self._service.handle(work, call)
+        except TimeoutError as exc:
+            if scope.expired():
+                raise DeadlineExceeded(f"deadline passed during step {call.step_id}") from exc
+            raise
+        return StepRecord(
+            service=self._service.name,
+            step=call.step_id,
+            started_unix_us=started_wall_us,
+            duration_us=(time.perf_counter_ns() - started) // 1000,
+            tokens=work.envelope.budget.tokens_used - tokens_before,
+            outcome="ok",
+        )
+
+    async def _fail(
+        self, event: StepEvent, code: ErrorCode.ValueType, message: str, call: StepCall
+    ) -> None:
+        await self._publish_response(
+            error_response(event, code, message, service=self._service.name, step=call.step_id)
+        )
+
+    async def _route(self, event: StepEvent) -> None:
+        route = advance(self._registry, event, now_ms())
+        if isinstance(route, Stop):
+            await self._stop(event, route)
+        elif isinstance(route, Finish):
+            await self._finish(event, route)
+        else:
+            await self._forward(event, route)
+
+    async def _forward(self, event: StepEvent, route: Continue) -> None:
+        envelope = event.envelope
+        envelope.causation_id = envelope.event_id
+        envelope.event_id = new_id()
+        envelope.workflow.CopyFrom(route.position(envelope.workflow.steps_taken + 1))
+        await self._bus.publish(
+            self._topics.step(route.step.service),
+            event.SerializeToString(),
+            key=envelope.session_id,
+            headers=headers_for(event),
+        )
+
+    async def _finish(self, event: StepEvent, route: Finish) -> None:
+        response = finish_response(event, route)
+        if route.kind == "handoff":
+            await self._bus.publish(
+                self._topics.handoff,
+                response.SerializeToString(),
+                key=event.envelope.session_id,
+                headers=headers_for(event, RESPONSE_TYPE),
+            )
+        await self._publish_response(response)
+
+    async def _stop(self, event: StepEvent, stop: Stop) -> None:
+        await self._publish_response(stop_response(event, stop, service=self._service.name))
+
+    async def _publish_response(self, response: Response) -> None:
+        envelope = response.envelope
+        await self._bus.publish(
+            self._topics.responses,
+            response.SerializeToString(),
+            key=envelope.session_id,
+            headers={
+                "content-type": RESPONSE_TYPE,
+                "conduit-event-id": envelope.event_id,
+                "conduit-request-id": envelope.request_id,
+            },
+        )

@@ -1,0 +1,98 @@
+"""Declarative workflow definitions (`config/workflows/*.yaml`), validated by pydantic.
+
+A workflow is a graph of steps. Each step names the service that runs it and that
+service's parameters; its `next` edges say where the request goes afterwards:
+
+    steps:
+      decide:
+        service: inference
+        next:
+          - when: {has_tool_calls: true}
+            to: act
+          - to: check_answer
+
+An edge target is a step id, `respond` (deliver the answer), `handoff` (to a human
+queue) or `workflow:<name>` (continue at another workflow's start step).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ServiceName = Literal[
+    "guardrail", "intent", "retrieval", "prompt-builder", "inference", "tool-executor"
+]
+SERVICE_NAMES: tuple[str, ...] = get_args(ServiceName)
+RESPOND = "respond"
+HANDOFF = "handoff"
+WORKFLOW_PREFIX = "workflow:"
+RESERVED_TARGETS = (RESPOND, HANDOFF)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Condition(_Strict):
+    """All given fields must hold for the edge to be taken."""
+
+    intent: str | list[str] | None = None
+    has_tool_calls: bool | None = None
+    verdict: Literal["pass", "reject", "handoff"] | None = None
+    tool_error: bool | None = None
+
+    def intents(self) -> list[str]:
+        if self.intent is None:
+            return []
+        return [self.intent] if isinstance(self.intent, str) else list(self.intent)
+
+
+class Edge(_Strict):
+    when: Condition | None = None
+    to: str
+
+
+class Step(_Strict):
+    service: ServiceName
+    params: dict[str, Any] = Field(default_factory=dict)
+    next: str | list[Edge]
+
+    @field_validator("next")
+    @classmethod
+    def _edges_end_with_default(cls, value: str | list[Edge]) -> str | list[Edge]:
+        if isinstance(value, list) and (not value or value[-1].when is not None):
+            raise ValueError("the last edge must have no `when` (the default route)")
+        return value
+
+    def edges(self) -> list[Edge]:
+        return [Edge(to=self.next)] if isinstance(self.next, str) else list(self.next)
+
+
+class Limits(_Strict):
+    max_steps: int = Field(default=16, ge=1, le=200)
+
+
+class Workflow(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: str
+    description: str = ""
+    start: str
+    limits: Limits = Field(default_factory=Limits)
+    steps: dict[str, Step]
+
+    @model_validator(mode="after")
+    def _targets_exist(self) -> Workflow:
+        if self.start not in self.steps:
+            raise ValueError(f"start step {self.start!r} is not among steps")
+        for step_id, step in self.steps.items():
+            if step_id in RESERVED_TARGETS:
+                raise ValueError(f"step id {step_id!r} is reserved")
+            for edge in step.edges():
+                target = edge.to
+                if target in RESERVED_TARGETS or target.startswith(WORKFLOW_PREFIX):
+                    continue
+                if target not in self.steps:
+                    raise ValueError(f"step {step_id!r} routes to unknown step {target!r}")
+        return self

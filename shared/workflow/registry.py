@@ -1,0 +1,53 @@
+"""Loads every workflow file and checks references across files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.config.files import ConfigFileError, load_yaml_models
+from shared.workflow.model import WORKFLOW_PREFIX, Workflow
+
+ENTRY_WORKFLOW = "triage"
+
+
+@dataclass(frozen=True)
+class WorkflowRegistry:
+    """The workflows a deployment knows, by name. Example:
+
+    >>> registry = WorkflowRegistry.load(Path("config/workflows"))  # doctest: +SKIP
+    >>> registry.get("refund").start
+    'retrieve_policy'
+    """
+
+    workflows: Mapping[str, Workflow]
+    entry: str = ENTRY_WORKFLOW
+
+    @classmethod
+    def load(cls, directory: Path, *, known_intents: Iterable[str] = ()) -> WorkflowRegistry:
+        by_name: dict[str, Workflow] = {}
+        for path, workflow in load_yaml_models(directory, Workflow).items():
+            if workflow.name in by_name:
+                raise ConfigFileError(f"{path}: workflow {workflow.name!r} is defined twice")
+            by_name[workflow.name] = workflow
+        registry = cls(by_name)
+        registry.check(directory, set(known_intents))
+        return registry
+
+    def check(self, directory: Path, known_intents: set[str]) -> None:
+        if self.entry not in self.workflows:
+            raise ConfigFileError(f"{directory}: the entry workflow {self.entry!r} is missing")
+        for workflow in self.workflows.values():
+            for step_id, step in workflow.steps.items():
+                for index, edge in enumerate(step.edges()):
+                    where = f"{directory}/{workflow.name}: steps.{step_id}.next.{index}"
+                    target = edge.to.removeprefix(WORKFLOW_PREFIX)
+                    if edge.to.startswith(WORKFLOW_PREFIX) and target not in self.workflows:
+                        raise ConfigFileError(f"{where}: unknown workflow {target!r}")
+                    unknown = set(edge.when.intents() if edge.when else []) - known_intents
+                    if known_intents and unknown:
+                        raise ConfigFileError(f"{where}: unknown intent(s) {sorted(unknown)}")
+
+    def get(self, name: str) -> Workflow | None:
+        return self.workflows.get(name)
