@@ -22,6 +22,10 @@ class BusMessage:
 Handler = Callable[[BusMessage], Awaitable[None]]
 
 
+class Listener(Protocol):
+    async def close(self) -> None: ...
+
+
 class Bus(Protocol):
     """At-least-once delivery: a message counts as consumed only once `handler` returns.
 
@@ -34,6 +38,11 @@ class Bus(Protocol):
     async def publish(
         self, topic: str, value: bytes, *, key: str, headers: Mapping[str, str]
     ) -> None: ...
+
+    async def listen(self, topic: str, handler: Handler) -> Listener:
+        """Deliver every message published to `topic` after this returns, outside any
+        consumer group and without commits: how a client waits for its responses."""
+        ...
 
     async def start(self) -> None: ...
 

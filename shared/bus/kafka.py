@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -57,14 +58,7 @@ class KafkaBus:
 
         async def consume(body: bytes, message: KafkaMessage) -> None:
             record = message.raw_message
-            delivered = BusMessage(
-                topic=record.topic,
-                value=body,
-                key=record.key,
-                headers={k: v.decode("utf-8", "replace") for k, v in record.headers},
-                partition=record.partition,
-                offset=record.offset,
-            )
+            delivered = _from_record(record)
             try:
                 await handler(delivered)
             except Exception:
@@ -90,6 +84,11 @@ class KafkaBus:
     ) -> None:
         await self._broker.publish(value, topic, key=key.encode(), headers=dict(headers))
 
+    async def listen(self, topic: str, handler: Handler) -> KafkaListener:
+        listener = KafkaListener(self._bootstrap, topic, handler, partitions=self._partitions)
+        await listener.start()
+        return listener
+
     async def start(self) -> None:
         if self._topics_to_create:
             await ensure_topics(self._bootstrap, self._topics_to_create, self._partitions)
@@ -113,3 +112,55 @@ async def ensure_topics(bootstrap_servers: str, names: Sequence[str], partitions
                 log.debug("topics created concurrently by another process")
     finally:
         await admin.close()
+
+
+class KafkaListener:
+    """Reads a topic from its current end on every partition, without a consumer group.
+
+    Positions are fixed before `start()` returns, so nothing published afterwards is missed.
+    """
+
+    def __init__(
+        self, bootstrap_servers: str, topic: str, handler: Handler, *, partitions: int
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._partitions = partitions
+        self._topic = topic
+        self._handler = handler
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, enable_auto_commit=False
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await ensure_topics(self._bootstrap, [self._topic], self._partitions)
+        await self._consumer.start()
+        await self._consumer.topics()  # refreshes cluster metadata, including new topics
+        partitions = self._consumer.partitions_for_topic(self._topic) or {0}
+        assigned = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        self._consumer.assign(assigned)
+        await self._consumer.seek_to_end(*assigned)
+        for partition in assigned:
+            await self._consumer.position(partition)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for record in self._consumer:
+            await self._handler(_from_record(record))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._consumer.stop()
+
+
+def _from_record(record: ConsumerRecord[bytes, bytes]) -> BusMessage:
+    return BusMessage(
+        topic=record.topic,
+        value=record.value or b"",
+        key=record.key,
+        headers={k: v.decode("utf-8", "replace") for k, v in record.headers},
+        partition=record.partition,
+        offset=record.offset,
+    )

@@ -31,6 +31,16 @@ class _Group:
     partitions: dict[tuple[str, int], _Partition] = field(default_factory=dict)
 
 
+@dataclass
+class _MemoryListener:
+    handlers: list[Handler]
+    handler: Handler
+
+    async def close(self) -> None:
+        if self.handler in self.handlers:
+            self.handlers.remove(self.handler)
+
+
 class MemoryBus:
     """Example:
 
@@ -48,6 +58,7 @@ class MemoryBus:
         self._offsets: dict[tuple[str, int], int] = defaultdict(int)
         self._backlog: dict[str, list[BusMessage]] = defaultdict(list)
         self._tasks: list[asyncio.Task[None]] = []
+        self._listeners: dict[str, list[Handler]] = defaultdict(list)
         self._running = False
 
     def subscribe(self, topics: Sequence[str], *, group: str, handler: Handler) -> None:
@@ -77,6 +88,8 @@ class MemoryBus:
             partition=partition,
             offset=offset,
         )
+        for listener in list(self._listeners[topic]):
+            self._tasks.append(asyncio.create_task(listener(message)))
         receivers = [g for g in self._groups.values() if topic in g.topics]
         if not receivers:
             self._backlog[topic].append(message)
@@ -84,6 +97,16 @@ class MemoryBus:
             slot = group.partitions[(topic, partition)]
             slot.pending.append(message)
             slot.wakeup.set()
+
+    async def listen(self, topic: str, handler: Handler) -> _MemoryListener:
+        self._listeners[topic].append(handler)
+        return _MemoryListener(self._listeners[topic], handler)
+
+    async def idle(self, *, poll_s: float = 0.01) -> None:
+        """Wait until every consumer group has handled everything published so far."""
+        # Polling keeps publish() free of bookkeeping; idle() is for demos and tests only.
+        while any(slot.pending for g in self._groups.values() for slot in g.partitions.values()):  # noqa: ASYNC110
+            await asyncio.sleep(poll_s)
 
     async def start(self) -> None:
         self._running = True

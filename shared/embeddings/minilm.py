@@ -33,14 +33,17 @@ _MASKED_SCORE = np.float32(-1e9)  # not finfo.min: adding to it would overflow a
 _NORM_FLOOR = np.float32(1e-12)
 _COUNT_FLOOR = np.float32(1e-9)
 
-_HALF = np.float32(0.5)
 _ONE = np.float32(1.0)
-_INV_SQRT2 = np.float32(1.0 / np.sqrt(2.0))
-# Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): NumPy has no erf, and BERT's "gelu" is exact.
-_ERF_P = np.float32(0.3275911)
-_ERF_A = tuple(
-    np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
+_ZERO = np.float32(0.0)
+_MINUS_HALF = np.float32(-0.5)
+# BERT's "gelu" is exact, and NumPy has no erf: Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7),
+# with the 1/sqrt(2) argument scale and GELU's 1/2 folded into its constants.
+_ERFC_P = np.float32(0.3275911 / np.sqrt(2.0))
+_HALF_ERFC_A = tuple(
+    np.float32(a / 2) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
 )
+# Rows per GELU step: the scratch then stays in L2 instead of streaming 6 MB temporaries.
+_GELU_ROWS = 64
 
 
 class MiniLMWeightsNotFoundError(FileNotFoundError):
@@ -260,7 +263,7 @@ def _embed_batch(model: _Bert, batch: _Batch) -> F32:
 def _encode(model: _Bert, batch: _Batch) -> F32:
     n, width = batch.ids.shape
     x = model.word[batch.ids] + model.position[:width] + model.token_type[batch.type_ids]
-    x = _layer_norm(x.reshape(n * width, -1), model.emb_ln_g, model.emb_ln_b, model.eps)
+    x = _layer_norm_inplace(x.reshape(n * width, -1), model.emb_ln_g, model.emb_ln_b, model.eps)
     key_bias = ((_ONE - batch.mask) * _MASKED_SCORE)[:, None, None, :]
     for layer in model.layers:
         x = _encoder_layer(x, layer, key_bias, (n, width, model.num_heads), model.eps)
@@ -270,48 +273,75 @@ def _encode(model: _Bert, batch: _Batch) -> F32:
 def _encoder_layer(
     x: F32, layer: _Layer, key_bias: F32, shape: tuple[int, int, int], eps: np.float32
 ) -> F32:
-    attended = _self_attention(x, layer, key_bias, shape) @ layer.attn_out_w + layer.attn_out_b
-    x = _layer_norm(x + attended, layer.attn_ln_g, layer.attn_ln_b, eps)
-    inner = _gelu(x @ layer.ffn_in_w + layer.ffn_in_b)
-    return _layer_norm(
-        x + inner @ layer.ffn_out_w + layer.ffn_out_b, layer.ffn_ln_g, layer.ffn_ln_b, eps
-    )
+    context = _self_attention(x, layer, key_bias, shape)
+    attended = _linear(context, layer.attn_out_w, layer.attn_out_b)
+    attended += x
+    x = _layer_norm_inplace(attended, layer.attn_ln_g, layer.attn_ln_b, eps)
+    inner = _gelu_inplace(_linear(x, layer.ffn_in_w, layer.ffn_in_b))
+    out = _linear(inner, layer.ffn_out_w, layer.ffn_out_b)
+    out += x
+    return _layer_norm_inplace(out, layer.ffn_ln_g, layer.ffn_ln_b, eps)
 
 
 def _self_attention(x: F32, layer: _Layer, key_bias: F32, shape: tuple[int, int, int]) -> F32:
     n, width, heads = shape
-    qkv = (x @ layer.qkv_w + layer.qkv_b).reshape(n, width, 3, heads, -1).transpose(2, 0, 3, 1, 4)
-    query, key, value = qkv[0], qkv[1], qkv[2]
-    scores = query @ key.transpose(0, 1, 3, 2) + key_bias
-    context = _softmax(scores) @ value
+    qkv = _linear(x, layer.qkv_w, layer.qkv_b).reshape(n, width, 3, heads, -1)
+    # One copy into (3, n, heads, width, head_dim) so every per-head matmul hits BLAS.
+    query, key, value = np.ascontiguousarray(qkv.transpose(2, 0, 3, 1, 4))
+    scores = query @ key.transpose(0, 1, 3, 2)
+    scores += key_bias
+    context = _softmax_inplace(scores) @ value
     return context.transpose(0, 2, 1, 3).reshape(n * width, -1)
 
 
-def _softmax(scores: F32) -> F32:
-    scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+def _linear(x: F32, weight: F32, bias: F32) -> F32:
+    out = x @ weight
+    out += bias
+    return out
+
+
+def _softmax_inplace(scores: F32) -> F32:
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
     scores /= scores.sum(axis=-1, keepdims=True)
     return scores
 
 
-def _layer_norm(x: F32, gain: F32, bias: F32, eps: np.float32) -> F32:
-    centered = x - x.mean(axis=-1, keepdims=True)
-    variance = np.mean(centered * centered, axis=-1, keepdims=True)
-    return centered / np.sqrt(variance + eps) * gain + bias
+def _layer_norm_inplace(x: F32, gain: F32, bias: F32, eps: np.float32) -> F32:
+    x -= x.mean(axis=-1, keepdims=True)
+    variance = np.mean(np.square(x), axis=-1, keepdims=True)
+    x *= _ONE / np.sqrt(variance + eps)
+    x *= gain
+    x += bias
+    return x
 
 
-def _gelu(x: F32) -> F32:
-    return _HALF * x * (_ONE + _erf(x * _INV_SQRT2))
+def _gelu_inplace(x: F32) -> F32:
+    scratch = np.empty((3, min(_GELU_ROWS, len(x)), x.shape[1]), dtype=np.float32)
+    for start in range(0, len(x), _GELU_ROWS):
+        rows = x[start : start + _GELU_ROWS]
+        _gelu_rows_inplace(rows, scratch[:, : len(rows)])
+    return x
 
 
-def _erf(x: F32) -> F32:
-    magnitude = np.abs(x)
-    t = _ONE / (_ONE + _ERF_P * magnitude)
-    poly = np.full_like(t, _ERF_A[0])
-    for coefficient in _ERF_A[1:]:
-        poly *= t
-        poly += coefficient
-    poly *= t
-    return np.copysign(_ONE - poly * np.exp(-magnitude * magnitude), x)
+def _gelu_rows_inplace(x: F32, scratch: F32) -> None:
+    # gelu(x) = max(x, 0) - |x|/2 * erfc(|x|/sqrt2): no sign juggling (copysign is slow).
+    magnitude, t, tail = scratch
+    np.abs(x, out=magnitude)
+    np.multiply(magnitude, _ERFC_P, out=t)
+    t += _ONE
+    np.reciprocal(t, out=t)
+    np.multiply(t, _HALF_ERFC_A[0], out=tail)
+    for coefficient in _HALF_ERFC_A[1:]:
+        tail += coefficient
+        tail *= t
+    tail *= magnitude
+    np.multiply(magnitude, magnitude, out=magnitude)
+    magnitude *= _MINUS_HALF
+    np.exp(magnitude, out=magnitude)
+    tail *= magnitude
+    np.maximum(x, _ZERO, out=x)
+    x -= tail
 
 
 def _mean_pool(hidden: F32, mask: F32) -> F32:

@@ -43,5 +43,11 @@ class DeadlineExceeded(StepError):
     code = ErrorCode.ERROR_CODE_DEADLINE_EXCEEDED
 
 
+class ModelOutputInvalid(StepError):
+    """The model's output does not follow the requested format."""
+
+    code = ErrorCode.ERROR_CODE_MODEL_OUTPUT_INVALID
+
+
 class StepMisconfigured(StepError):
     """A workflow step names parameters the service cannot use."""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from shared.bus import Bus, MemoryBus, Topics
 from shared.bus.kafka import KafkaBus
 from shared.config import ConduitSettings
+from shared.runtime.raw import RawRunner
 from shared.runtime.service import StepService
 from shared.runtime.steps import StepRunner
 from shared.workflow import WorkflowRegistry
@@ -67,7 +68,9 @@ class ServiceHost:
                 self.bus.subscribe(
                     [consumer.topic(self.topics)],
                     group=f"{service.name}.{consumer.name}",
-                    handler=consumer.handle,
+                    handler=RawRunner(
+                        consumer, service=service.name, bus=self.bus, settings=self.settings
+                    ),
                 )
         await self.bus.start()
         log.info("started %s", ", ".join(s.name for s in self.services))

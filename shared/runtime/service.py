@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from shared.bus import BusMessage, Topics
+from shared.bus import Topics
 from shared.contracts import StepEvent
+
+Payload = TypeVar("Payload")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,12 +33,17 @@ StepHandler = Callable[[StepEvent, StepCall], Awaitable[None]]
 
 
 @dataclass(frozen=True, kw_only=True)
-class RawConsumer:
-    """A consumer of non-step events, such as documents for the retrieval index."""
+class RawConsumer(Generic[Payload]):
+    """A consumer of non-step events, such as documents for the retrieval index.
+
+    `decode` raises (any exception) on a malformed payload: the runtime then
+    dead-letters the record with the reason and moves on; `handle` gets decoded payloads.
+    """
 
     name: str
     topic: Callable[[Topics], str]
-    handle: Callable[[BusMessage], Awaitable[None]]
+    decode: Callable[[bytes], Payload]
+    handle: Callable[[Payload], Awaitable[None]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,4 +52,4 @@ class StepService:
     handle: StepHandler
     warm_up: Callable[[], None] = lambda: None
     consumes_ingest: bool = False
-    raw_consumers: tuple[RawConsumer, ...] = ()
+    raw_consumers: tuple[RawConsumer[Any], ...] = ()

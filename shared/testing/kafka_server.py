@@ -238,6 +238,10 @@ class KafkaServer:
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "true",
+            # After kill() the restarted broker may only re-register once the session of
+            # its dead incarnation expires: 4 s instead of the default 9 s.
+            "broker.heartbeat.interval.ms": "500",
+            "broker.session.timeout.ms": "4000",
             **self._extra_properties,
         }
         return "".join(f"{key}={value}\n" for key, value in properties.items())

@@ -24,7 +24,9 @@ class GenerationRequest:
     max_tokens: int
     temperature: float = 0.0
     seed: int | None = None
-    json_schema: Mapping[str, Any] | None = None  # when set, output is constrained to this JSON schema
+    json_schema: Mapping[str, Any] | None = (
+        None  # when set, output is constrained to this JSON schema
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

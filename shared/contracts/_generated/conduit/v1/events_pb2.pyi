@@ -28,6 +28,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_CODE_INPUT_REJECTED: _ClassVar[ErrorCode]
     ERROR_CODE_TOOL_NOT_ALLOWED: _ClassVar[ErrorCode]
     ERROR_CODE_INTERNAL: _ClassVar[ErrorCode]
+    ERROR_CODE_MODEL_OUTPUT_INVALID: _ClassVar[ErrorCode]
 VERDICT_UNSPECIFIED: Verdict
 VERDICT_PASS: Verdict
 VERDICT_REJECT: Verdict
@@ -44,6 +45,7 @@ ERROR_CODE_INPUT_TOO_LARGE: ErrorCode
 ERROR_CODE_INPUT_REJECTED: ErrorCode
 ERROR_CODE_TOOL_NOT_ALLOWED: ErrorCode
 ERROR_CODE_INTERNAL: ErrorCode
+ERROR_CODE_MODEL_OUTPUT_INVALID: ErrorCode
 
 class Principal(_message.Message):
     __slots__ = ("user_id", "roles")

@@ -1,0 +1,31 @@
+"""The input stage: bound the request's size and redact personal data before any model sees it."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from shared.contracts import GuardrailReport, Redaction, UserRequest, Verdict
+from shared.pii import PiiKind, redact
+from shared.runtime import InputRejected, InputTooLarge
+
+
+def guard_input(request: UserRequest, *, max_chars: int) -> GuardrailReport:
+    """Redact `request` in place (text and every history turn); raise if it may not proceed."""
+    size = len(request.text)
+    if size > max_chars:
+        raise InputTooLarge(f"input is {size} characters, over the limit of {max_chars}")
+    if not request.text.strip():
+        raise InputRejected("input is empty")
+    counts: Counter[PiiKind] = Counter()
+    redacted = redact(request.text)
+    request.text = redacted.text
+    counts.update(redacted.counts)
+    for turn in request.history:
+        redacted = redact(turn.content)
+        turn.content = redacted.text
+        counts.update(redacted.counts)
+    return GuardrailReport(
+        stage="input",
+        verdict=Verdict.VERDICT_PASS,
+        redactions=[Redaction(kind=kind, count=count) for kind, count in sorted(counts.items())],
+    )

@@ -1,0 +1,129 @@
+"""The `refund_within_policy` output check: no refund, paid or promised, above what policy allows.
+
+Reads the request's tool exchanges: a successful `check_refund_policy` result carries
+`refundable_amount` for its `invoice_id`; a successful `issue_refund` carries `amount`
+(in its arguments or its result). The latest policy result per invoice sets the limit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from shared.contracts import StepEvent, ToolExchange
+
+POLICY_TOOL = "check_refund_policy"
+REFUND_TOOL = "issue_refund"
+
+_MONEY = re.compile(
+    r"(?:[$€£]\s?|\b(?:USD|EUR|GBP)\s?)(?P<prefixed>\d{1,3}(?:,\d{3})+|\d+)(?P<prefixed_cents>\.\d{1,2})?"
+    r"|\b(?P<suffixed>\d{1,3}(?:,\d{3})+|\d+)(?P<suffixed_cents>\.\d{1,2})?"
+    r"\s?(?:USD|EUR|GBP|dollars?|euros?|pounds?)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Refund:
+    invoice_id: str
+    amount: Decimal | None
+
+
+def money_amounts(text: str) -> list[tuple[str, Decimal]]:
+    """Money amounts written in `text`, as (as written, value): `$1,200.50` → 1200.50."""
+    amounts = []
+    for match in _MONEY.finditer(text):
+        whole = match["prefixed"] or match["suffixed"]
+        cents = match["prefixed_cents"] or match["suffixed_cents"] or ""
+        amounts.append((match.group(), Decimal(whole.replace(",", "") + cents)))
+    return amounts
+
+
+def _json_object(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw, parse_float=Decimal) if raw else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        return None
+
+
+def _successful(exchanges: Sequence[ToolExchange], tool: str) -> Iterator[dict[str, Any]]:
+    """Arguments and result of each successful call of `tool`, merged (the result wins)."""
+    for exchange in exchanges:
+        if exchange.ok and exchange.call.tool == tool:
+            yield _json_object(exchange.call.arguments_json) | _json_object(exchange.result_json)
+
+
+def _refunds(exchanges: Sequence[ToolExchange]) -> Iterator[_Refund]:
+    for exchange in exchanges:
+        if not (exchange.ok and exchange.call.tool == REFUND_TOOL):
+            continue
+        arguments = _json_object(exchange.call.arguments_json)
+        result = _json_object(exchange.result_json)
+        invoice_id = str(result.get("invoice_id") or arguments.get("invoice_id") or "")
+        amounts = [_decimal(side["amount"]) for side in (arguments, result) if "amount" in side]
+        for amount in amounts or [None]:
+            yield _Refund(invoice_id, amount)
+
+
+def policy_limits(exchanges: Sequence[ToolExchange]) -> dict[str, Decimal]:
+    """The refundable amount per invoice, from its latest successful policy check."""
+    limits = {}
+    for policy in _successful(exchanges, POLICY_TOOL):
+        eligible = policy.get("eligible", True) is not False
+        refundable = _decimal(policy.get("refundable_amount")) if eligible else None
+        limits[str(policy.get("invoice_id", ""))] = refundable or Decimal(0)
+    return limits
+
+
+def _refund_violations(
+    exchanges: Sequence[ToolExchange], limits: dict[str, Decimal]
+) -> Iterator[str]:
+    for refund in _refunds(exchanges):
+        invoice = refund.invoice_id or "an unnamed invoice"
+        limit = limits.get(refund.invoice_id)
+        paid = "a refund" if refund.amount is None else f"a refund of {refund.amount}"
+        if limit is None:
+            yield f"{paid} was issued for {invoice} without a passing refund-policy check"
+        elif refund.amount is not None and refund.amount > limit:
+            yield f"{paid} was issued for {invoice}, above the refundable {limit}"
+
+
+def _answer_violations(text: str, limits: dict[str, Decimal]) -> Iterator[str]:
+    amounts = money_amounts(text)
+    if not amounts:
+        return
+    if not limits:
+        written = ", ".join(as_written for as_written, _ in amounts)
+        yield f"the answer mentions {written} without a passing refund-policy check"
+        return
+    # An amount cannot be tied to an invoice reliably: the invoices the answer names set the
+    # ceiling, or every checked invoice when it names none.
+    named = [limit for invoice_id, limit in limits.items() if invoice_id and invoice_id in text]
+    ceiling = max(named or limits.values())
+    for as_written, amount in amounts:
+        if amount > ceiling:
+            yield f"the answer mentions {as_written}, above the refundable {ceiling}"
+
+
+def refund_within_policy(event: StepEvent) -> str | None:
+    """A finding when a refund issued or an amount promised exceeds the policy's limit."""
+    limits = policy_limits(event.tool_exchanges)
+    violations = [
+        *_refund_violations(event.tool_exchanges, limits),
+        *_answer_violations(event.model_output.text, limits),
+    ]
+    return "; ".join(violations) or None

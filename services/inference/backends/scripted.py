@@ -1,0 +1,74 @@
+"""A deterministic scripted model for tests and benchmarks, NOT a language model.
+
+It answers through the real backend interface so orchestration (routing, tools,
+budgets, guardrails) can be tested and timed without model noise:
+- offered tool calls (a `oneOf` schema): it takes the first tool option and the first
+  allowed value of each argument;
+- otherwise it answers, citing the first allowed source, with a sentence built from
+  the most recent tool result in the chat.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from services.inference.backends.base import Generation, GenerationRequest
+from shared.agent import ANSWER, CALL_TOOL
+
+SCRIPTED_MODEL = "scripted-deterministic"
+RESULT_PREFIX = "Result of "
+
+
+class ScriptedBackend:
+    """Example: `await ScriptedBackend().generate(request)` picks the first offered tool."""
+
+    name = SCRIPTED_MODEL
+
+    def warm_up(self) -> None:
+        """Nothing to load."""
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        text = self._respond(request)
+        prompt_words = sum(len(m.content.split()) for m in request.messages)
+        return Generation(
+            text=text,
+            input_tokens=prompt_words,
+            output_tokens=len(text.split()),
+            finish_reason="stop",
+            model=self.name,
+        )
+
+    def _respond(self, request: GenerationRequest) -> str:
+        schema = request.json_schema
+        if schema is None:
+            return self._sentence(request)
+        options = schema.get("oneOf", [schema])
+        for option in options:
+            properties = option.get("properties", {})
+            if properties.get("action", {}).get("const") == CALL_TOOL:
+                arguments = {
+                    name: _first_value(spec)
+                    for name, spec in properties["arguments"]["properties"].items()
+                }
+                tool = properties["tool"]["const"]
+                return json.dumps({"action": CALL_TOOL, "tool": tool, "arguments": arguments})
+        answer_props = options[-1].get("properties", {})
+        sources = answer_props.get("sources", {}).get("items", {}).get("enum", [])[:1]
+        return json.dumps({"action": ANSWER, "text": self._sentence(request), "sources": sources})
+
+    @staticmethod
+    def _sentence(request: GenerationRequest) -> str:
+        for message in reversed(request.messages):
+            if message.content.startswith(RESULT_PREFIX):
+                return f"Done. {message.content}"[:400]
+        return "Here is the information you asked for, from our policies."
+
+
+def _first_value(spec: Mapping[str, Any]) -> Any:
+    if "enum" in spec:
+        return spec["enum"][0]
+    if "const" in spec:
+        return spec["const"]
+    return {"number": 1, "integer": 1, "boolean": True}.get(spec.get("type", ""), "x")

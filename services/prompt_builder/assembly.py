@@ -1,0 +1,101 @@
+"""Turning a step event and a template into chat messages, and trimming them to a budget."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from services.prompt_builder.templates import PromptTemplate
+from shared.contracts import Chunk, StepEvent, ToolExchange, Turn
+from shared.models.chat import ChatMessage
+from shared.runtime import InputTooLarge
+
+RESULT_PREFIX = "Result of "
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    """Everything that may go into the prompt; trimming drops parts, never rewrites them."""
+
+    template: PromptTemplate
+    request: str
+    facts: Sequence[str]
+    chunks: Sequence[Chunk]
+    history: Sequence[Turn]
+    exchanges: Sequence[ToolExchange]
+    examples: int
+
+    @classmethod
+    def from_event(cls, template: PromptTemplate, event: StepEvent) -> PromptParts:
+        facts = [f"{e.kind}={e.value}" for e in event.intent.entities]
+        return cls(
+            template=template,
+            request=event.request.text,
+            facts=facts,
+            chunks=sorted(event.retrieval.chunks, key=lambda c: -c.score),
+            history=list(event.request.history),
+            exchanges=list(event.tool_exchanges),
+            examples=len(template.examples),
+        )
+
+
+def render(parts: PromptParts) -> list[ChatMessage]:
+    system = [parts.template.system.strip()]
+    if parts.chunks:
+        excerpts = "\n".join(f"[{c.source_id}] {c.text}" for c in parts.chunks)
+        system.append(f"Policy excerpts (cite them by their [id]):\n{excerpts}")
+    if parts.facts:
+        system.append("Facts from the customer's message: " + ", ".join(parts.facts))
+    messages = [ChatMessage(role="system", content="\n\n".join(system))]
+    for example in parts.template.examples[: parts.examples]:
+        messages.append(ChatMessage(role="user", content=example.user))
+        messages.append(ChatMessage(role="assistant", content=example.assistant))
+    messages.extend(ChatMessage(role=t.role, content=t.content) for t in parts.history)
+    messages.append(ChatMessage(role="user", content=parts.request))
+    for exchange in parts.exchanges:
+        messages.append(ChatMessage(role="assistant", content=_call_json(exchange)))
+        messages.append(ChatMessage(role="user", content=_result_text(exchange)))
+    return messages
+
+
+def _call_json(exchange: ToolExchange) -> str:
+    arguments = json.loads(exchange.call.arguments_json or "{}")
+    return json.dumps({"action": "call_tool", "tool": exchange.call.tool, "arguments": arguments})
+
+
+def _result_text(exchange: ToolExchange) -> str:
+    tool = exchange.call.tool
+    if exchange.ok:
+        return f"{RESULT_PREFIX}{tool}: {exchange.result_json}"
+    return f"{RESULT_PREFIX}{tool}: error {exchange.error.code}: {exchange.error.message}"
+
+
+def _reductions(parts: PromptParts) -> list[PromptParts]:
+    """Ways to shorten, least harmful first: old turns, weak chunks, examples."""
+    options = []
+    if parts.history:
+        options.append(replace(parts, history=parts.history[1:]))
+    if len(parts.chunks) > 1:
+        options.append(replace(parts, chunks=parts.chunks[:-1]))
+    if parts.examples > 1:
+        options.append(replace(parts, examples=parts.examples - 1))
+    return options
+
+
+def fit(
+    parts: PromptParts, count: Callable[[Sequence[ChatMessage]], int], limit: int
+) -> tuple[list[ChatMessage], int, PromptParts]:
+    """Render within `limit` tokens, dropping parts as needed; raises when even the
+    smallest prompt is too long."""
+    while True:
+        messages = render(parts)
+        tokens = count(messages)
+        if tokens <= limit:
+            return messages, tokens, parts
+        smaller = _reductions(parts)
+        if not smaller:
+            raise InputTooLarge(
+                f"prompt needs {tokens} tokens even when trimmed; the template allows {limit}"
+            )
+        parts = smaller[0]

@@ -1,0 +1,89 @@
+"""Versioned prompt templates kept as files: `config/prompts/<name>/v<version>.yaml`.
+
+A template's identity is its name plus version; its `version_id` adds a content hash,
+so every event records exactly which text the model saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.config import ConfigFileError, load_yaml_model
+
+
+class Example(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user: str
+    assistant: str
+
+
+class PromptTemplate(BaseModel):
+    """Example file: see `config/prompts/refund_agent/v1.yaml`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: int = Field(ge=1)
+    label: str = ""
+    output: Literal["agent", "answer"]
+    tools: list[str] = Field(default_factory=list)
+    system: str
+    examples: list[Example] = Field(default_factory=list)
+    max_prompt_tokens: int = Field(default=1500, ge=64)
+    max_answer_chars: int = Field(default=400, ge=20)
+
+
+@dataclass(frozen=True)
+class LoadedTemplate:
+    template: PromptTemplate
+    content_hash: str
+
+    @property
+    def version_id(self) -> str:
+        return f"{self.template.version}+{self.content_hash}"
+
+
+class TemplateStore:
+    """Loads every template once; `get("refund_agent")` is the newest version,
+    `get("refund_agent@1")` a pinned one."""
+
+    def __init__(self, directory: Path) -> None:
+        self._by_name: dict[str, dict[int, LoadedTemplate]] = {}
+        for path in sorted(directory.glob("*/v*.yaml")):
+            template = load_yaml_model(path, PromptTemplate)
+            if path.parent.name != template.name or path.stem != f"v{template.version}":
+                raise ConfigFileError(
+                    f"{path}: file must be named {template.name}/v{template.version}.yaml "
+                    "after its name and version fields"
+                )
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+            self._by_name.setdefault(template.name, {})[template.version] = LoadedTemplate(
+                template, digest
+            )
+        if not self._by_name:
+            raise ConfigFileError(f"{directory}: no prompt templates found")
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def all(self) -> list[LoadedTemplate]:
+        return [t for versions in self._by_name.values() for t in versions.values()]
+
+    def get(self, reference: str) -> LoadedTemplate:
+        name, _, pinned = reference.partition("@")
+        versions = self._by_name.get(name)
+        if not versions:
+            raise KeyError(f"unknown prompt template {name!r}; known: {self.names()}")
+        if not pinned:
+            return versions[max(versions)]
+        if not pinned.isdigit() or int(pinned) not in versions:
+            raise KeyError(
+                f"prompt template {name!r} has no version {pinned!r}; known: {sorted(versions)}"
+            )
+        return versions[int(pinned)]

@@ -1,0 +1,99 @@
+"""The model's structured output: either tool calls or a cited answer, as one JSON object.
+
+The prompt-builder sends the schema (built here) with the prompt; the inference service
+decodes under it and parses the result (also here), so both sides share one format:
+
+    {"action": "call_tool", "tool": "lookup_invoice", "arguments": {"invoice_id": "INV-1001"}}
+    {"action": "answer", "text": "Your refund ...", "sources": ["refund-policy#2"]}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+CALL_TOOL = "call_tool"
+ANSWER = "answer"
+
+
+class MalformedOutput(ValueError):
+    """The model's text is not an object of the agreed shape."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParsedToolCall:
+    tool: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentOutput:
+    """Example: `parse_output('{"action":"answer","text":"Hi","sources":[]}').text == "Hi"`."""
+
+    text: str = ""
+    sources: Sequence[str] = ()
+    tool_calls: Sequence[ParsedToolCall] = field(default_factory=tuple)
+
+
+def tool_call_option(tool: str, arguments_schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "action": {"const": CALL_TOOL},
+            "tool": {"const": tool},
+            "arguments": dict(arguments_schema),
+        },
+        "required": ["action", "tool", "arguments"],
+        "additionalProperties": False,
+    }
+
+
+def answer_option(sources: Sequence[str], *, max_chars: int = 400) -> dict[str, Any]:
+    """A cited answer; with retrieved sources at hand, at least one must be cited."""
+    properties: dict[str, Any] = {
+        "action": {"const": ANSWER},
+        "text": {"type": "string", "minLength": 1, "maxLength": max_chars},
+    }
+    if sources:
+        properties["sources"] = {
+            "type": "array",
+            "items": {"enum": list(sources)},
+            "minItems": 1,
+            "maxItems": len(sources),
+        }
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def output_schema(
+    tool_options: Sequence[Mapping[str, Any]], answer: Mapping[str, Any]
+) -> dict[str, Any]:
+    options = [*tool_options, answer]
+    return dict(answer) if len(options) == 1 else {"oneOf": options}
+
+
+def parse_output(text: str) -> AgentOutput:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedOutput(f"model output is not JSON: {exc}: {text[:200]!r}") from exc
+    if not isinstance(data, dict):
+        raise MalformedOutput(f"model output is not a JSON object: {text[:200]!r}")
+    action = data.get("action")
+    if action == CALL_TOOL:
+        tool, arguments = data.get("tool"), data.get("arguments", {})
+        if not isinstance(tool, str) or not isinstance(arguments, dict):
+            raise MalformedOutput(f"tool call lacks a tool name or argument object: {data}")
+        return AgentOutput(tool_calls=(ParsedToolCall(tool=tool, arguments=arguments),))
+    if action == ANSWER:
+        answer, sources = data.get("text"), data.get("sources", [])
+        if not isinstance(answer, str) or not isinstance(sources, list):
+            raise MalformedOutput(f"answer lacks text or a source list: {data}")
+        return AgentOutput(text=answer, sources=tuple(str(s) for s in sources))
+    raise MalformedOutput(f"unknown action {action!r}")

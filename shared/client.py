@@ -1,0 +1,97 @@
+"""Asking conduit a question over any bus: publish to the ingest topic, await the response.
+
+Used by the CLI and the embedded runner (and the gateway later): one request id from
+ingest to answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from shared.bus import Bus, BusMessage, Topics
+from shared.bus.base import Listener
+from shared.contracts import (
+    DocumentEvent,
+    Response,
+    StepEvent,
+    Turn,
+    UserRequest,
+    new_envelope,
+)
+from shared.runtime.steps import headers_for
+
+
+class ConduitClient:
+    """Example:
+
+    >>> client = ConduitClient(bus, Topics("conduit"))
+    >>> await client.start()  # doctest: +SKIP
+    >>> answer = await client.ask("Where is ORD-5001?", session_id="s1")  # doctest: +SKIP
+    """
+
+    def __init__(self, bus: Bus, topics: Topics) -> None:
+        self._bus = bus
+        self._topics = topics
+        self._waiting: dict[str, asyncio.Future[Response]] = {}
+        self._listener: Listener | None = None
+
+    async def start(self) -> None:
+        self._listener = await self._bus.listen(self._topics.responses, self._on_response)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+
+    async def ask(
+        self,
+        text: str,
+        *,
+        session_id: str,
+        tenant_id: str = "default",
+        user_id: str = "anonymous",
+        roles: Sequence[str] = ("customer",),
+        history: Sequence[Turn] = (),
+        timeout_s: float = 120.0,
+    ) -> Response:
+        envelope = new_envelope(
+            session_id=session_id,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            roles=roles,
+            timeout_s=timeout_s,
+        )
+        event = StepEvent(envelope=envelope, request=UserRequest(text=text, history=history))
+        return await self.submit(event, timeout_s=timeout_s)
+
+    async def submit(self, event: StepEvent, *, timeout_s: float = 120.0) -> Response:
+        """Publish a prepared request event and wait for its terminal response."""
+        request_id = event.envelope.request_id
+        waiting = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = waiting
+        try:
+            await self._bus.publish(
+                self._topics.ingest,
+                event.SerializeToString(),
+                key=event.envelope.session_id,
+                headers=headers_for(event),
+            )
+            # A little past the request's own deadline, so its deadline error can arrive.
+            return await asyncio.wait_for(waiting, timeout_s + 5)
+        finally:
+            self._waiting.pop(request_id, None)
+
+    async def publish_document(self, document: DocumentEvent) -> None:
+        await self._bus.publish(
+            self._topics.documents,
+            document.SerializeToString(),
+            key=f"{document.tenant_id}/{document.document_id}",
+            headers={"content-type": "application/x-protobuf; type=conduit.v1.DocumentEvent"},
+        )
+
+    async def _on_response(self, message: BusMessage) -> None:
+        response = Response()
+        response.ParseFromString(message.value)
+        waiting = self._waiting.get(response.envelope.request_id)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(response)

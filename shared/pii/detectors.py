@@ -1,0 +1,140 @@
+"""Finding personal data in free text: email addresses, payment card numbers, phone numbers.
+
+Patterns favour precision on billing conversations: invoice and order ids (INV-1001),
+amounts ($49.99), dates and digit runs that fail the Luhn checksum are not personal data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PiiKind(StrEnum):
+    """Kinds of personal data; the values match `Redaction.kind` on the bus."""
+
+    EMAIL = "email"
+    CARD_NUMBER = "card_number"
+    PHONE = "phone"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One piece of personal data at `text[start:end]`. Example:
+
+    >>> find("mail bob@example.com")
+    [Finding(kind=<PiiKind.EMAIL: 'email'>, start=5, end=20, value='bob@example.com')]
+    """
+
+    kind: PiiKind
+    start: int
+    end: int
+    value: str
+
+
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+)
+
+# A match may not continue a longer run of digit groups, on either side: "1234 5678"
+# inside a 24-digit reference is neither a card nor a phone number.
+_NOT_AFTER_DIGITS = r"(?<![\w+])(?<!\d[\s.-])"
+_NOT_BEFORE_DIGITS = r"(?![\s.-]?\d)(?!\w)"
+
+# Digit groups separated by single spaces or dashes; a card is 13 to 19 digits of such a run.
+_DIGIT_RUN = re.compile(_NOT_AFTER_DIGITS + r"\d+(?:[ -]\d+)*(?!\w)")
+_DIGIT_GROUP = re.compile(r"\d+")
+_CARD_DIGITS = range(13, 20)
+_TRAILING_GROUP_MAX = 4  # an expiry month or CVV typed after the number, not part of it
+
+_PHONE = re.compile(
+    _NOT_AFTER_DIGITS
+    + r"(?:"
+    # International: +44 20 7946 0958, +1 (555) 123-4567, +4915112345678.
+    + r"\+\d{1,3}(?:[\s.-]?(?:\(\d{1,4}\)|\d{1,5})){1,7}"
+    # North American: (555) 123-4567, 555-123-4567, 1-800-555-0199, 555.123.4567.
+    + r"|(?:1[\s.-])?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}"
+    # Trunk-prefixed national: 020 7946 0958, 07700 900123, 030-1234567.
+    + r"|0\d{2,4}[\s-]\d{3,4}(?:[\s-]?\d{3,4})?"
+    + r")"
+    + _NOT_BEFORE_DIGITS
+)
+
+_PHONE_DIGITS = range(8, 16)  # E.164 allows at most 15 digits; fewer than 8 is no phone number.
+_NATIONAL_PHONE_DIGITS = range(10, 12)
+
+
+def _digits(value: str) -> str:
+    return "".join(char for char in value if char.isdigit())
+
+
+def luhn_valid(digits: str) -> bool:
+    """True when the digit string passes the Luhn checksum used by payment cards."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def _card_in_run(run: re.Match[str]) -> Finding | None:
+    """The longest Luhn-valid card at the start of a digit run, dropping short trailing groups."""
+    groups = list(_DIGIT_GROUP.finditer(run.group()))
+    while groups:
+        digits = "".join(group.group() for group in groups)
+        if len(digits) in _CARD_DIGITS and luhn_valid(digits):
+            start, end = run.start(), run.start() + groups[-1].end()
+            return Finding(PiiKind.CARD_NUMBER, start, end, run.string[start:end])
+        if len(digits) < _CARD_DIGITS.start or len(groups[-1].group()) > _TRAILING_GROUP_MAX:
+            return None
+        groups.pop()
+    return None
+
+
+def _find_cards(text: str) -> Iterator[Finding]:
+    for run in _DIGIT_RUN.finditer(text):
+        card = _card_in_run(run)
+        if card is not None:
+            yield card
+
+
+def _find_emails(text: str) -> Iterator[Finding]:
+    for match in _EMAIL.finditer(text):
+        yield Finding(PiiKind.EMAIL, match.start(), match.end(), match.group())
+
+
+def _is_phone(value: str) -> bool:
+    allowed = _PHONE_DIGITS if value.startswith("+") else _NATIONAL_PHONE_DIGITS
+    return len(_digits(value)) in allowed
+
+
+def _find_phones(text: str) -> Iterator[Finding]:
+    for match in _PHONE.finditer(text):
+        if _is_phone(match.group()):
+            yield Finding(PiiKind.PHONE, match.start(), match.end(), match.group())
+
+
+# In priority order: where findings overlap, the earlier detector wins.
+_DETECTORS: tuple[Callable[[str], Iterator[Finding]], ...] = (
+    _find_emails,
+    _find_cards,
+    _find_phones,
+)
+
+
+def _overlaps(finding: Finding, taken: list[Finding]) -> bool:
+    return any(finding.start < other.end and other.start < finding.end for other in taken)
+
+
+def find(text: str) -> list[Finding]:
+    """All personal data in `text`, in order of position, without overlaps."""
+    taken: list[Finding] = []
+    for detect in _DETECTORS:
+        for finding in detect(text):
+            if not _overlaps(finding, taken):
+                taken.append(finding)
+    return sorted(taken, key=lambda finding: finding.start)
