@@ -60,19 +60,17 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def _successful(exchanges: Sequence[ToolExchange], tool: str) -> Iterator[dict[str, Any]]:
-    """Arguments and result of each successful call of `tool`, merged (the result wins)."""
+def _successful_calls(
+    exchanges: Sequence[ToolExchange], tool: str
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(arguments, result) of each successful call of `tool`, in call order."""
     for exchange in exchanges:
         if exchange.ok and exchange.call.tool == tool:
-            yield _json_object(exchange.call.arguments_json) | _json_object(exchange.result_json)
+            yield _json_object(exchange.call.arguments_json), _json_object(exchange.result_json)
 
 
 def _refunds(exchanges: Sequence[ToolExchange]) -> Iterator[_Refund]:
-    for exchange in exchanges:
-        if not (exchange.ok and exchange.call.tool == REFUND_TOOL):
-            continue
-        arguments = _json_object(exchange.call.arguments_json)
-        result = _json_object(exchange.result_json)
+    for arguments, result in _successful_calls(exchanges, REFUND_TOOL):
         invoice_id = str(result.get("invoice_id") or arguments.get("invoice_id") or "")
         amounts = [_decimal(side["amount"]) for side in (arguments, result) if "amount" in side]
         for amount in amounts or [None]:
@@ -82,11 +80,16 @@ def _refunds(exchanges: Sequence[ToolExchange]) -> Iterator[_Refund]:
 def policy_limits(exchanges: Sequence[ToolExchange]) -> dict[str, Decimal]:
     """The refundable amount per invoice, from its latest successful policy check."""
     limits = {}
-    for policy in _successful(exchanges, POLICY_TOOL):
+    for arguments, result in _successful_calls(exchanges, POLICY_TOOL):
+        policy = arguments | result
         eligible = policy.get("eligible", True) is not False
         refundable = _decimal(policy.get("refundable_amount")) if eligible else None
         limits[str(policy.get("invoice_id", ""))] = refundable or Decimal(0)
     return limits
+
+
+def _names(text: str, invoice_id: str) -> bool:
+    return bool(invoice_id) and re.search(rf"\b{re.escape(invoice_id)}\b", text) is not None
 
 
 def _refund_violations(
@@ -112,7 +115,7 @@ def _answer_violations(text: str, limits: dict[str, Decimal]) -> Iterator[str]:
         return
     # An amount cannot be tied to an invoice reliably: the invoices the answer names set the
     # ceiling, or every checked invoice when it names none.
-    named = [limit for invoice_id, limit in limits.items() if invoice_id and invoice_id in text]
+    named = [limit for invoice_id, limit in limits.items() if _names(text, invoice_id)]
     ceiling = max(named or limits.values())
     for as_written, amount in amounts:
         if amount > ceiling:

@@ -106,7 +106,7 @@ class MiniLMEmbedder:
             )
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self._model_dir = model_dir
+        self._model_dir = Path(model_dir) if model_dir is not None else None
         self._max_tokens = max_tokens
         self._batch_size = batch_size
         self._lock = threading.Lock()
@@ -201,7 +201,7 @@ def _load_bert(model_dir: Path, dimension: int) -> _Bert:
     )
 
 
-def _load_layer(weights: dict[str, np.ndarray], prefix: str, scale: np.float32) -> _Layer:
+def _load_layer(weights: dict[str, npt.NDArray[Any]], prefix: str, scale: np.float32) -> _Layer:
     def w(name: str) -> F32:
         return _f32(weights[prefix + name + ".weight"].T)
 
@@ -232,7 +232,7 @@ def _load_layer(weights: dict[str, np.ndarray], prefix: str, scale: np.float32) 
     )
 
 
-def _f32(array: np.ndarray) -> F32:
+def _f32(array: npt.NDArray[Any]) -> F32:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 

@@ -47,13 +47,19 @@ _NOT_BEFORE_DIGITS = r"(?![\s.-]?\d)(?!\w)"
 _DIGIT_RUN = re.compile(_NOT_AFTER_DIGITS + r"\d+(?:[ -]\d+)*(?!\w)")
 _DIGIT_GROUP = re.compile(r"\d+")
 _CARD_DIGITS = range(13, 20)
-_TRAILING_GROUP_MAX = 4  # an expiry month or CVV typed after the number, not part of it
+# Card networks issue numbers starting 2 to 6 (Mastercard, Amex, Visa, Discover, UnionPay...);
+# Luhn-valid tracking and reference numbers starting otherwise are not cards.
+_CARD_FIRST_DIGITS = frozenset("23456")
+# An expiry date or CVV typed right after the number ('... 1111 12 27') is not part of it.
+_TRAILING_GROUPS_MAX = 2
+_TRAILING_GROUP_DIGITS_MAX = 4
 
 _PHONE = re.compile(
     _NOT_AFTER_DIGITS
     + r"(?:"
-    # International: +44 20 7946 0958, +1 (555) 123-4567, +4915112345678.
-    + r"\+\d{1,3}(?:[\s.-]?(?:\(\d{1,4}\)|\d{1,5})){1,7}"
+    # International: +44 20 7946 0958, +1 (555) 123-4567, +4915112345678. Atomic, so a
+    # long digit run fails at once instead of retrying every way of grouping its digits.
+    + r"(?>\+\d{1,3}(?:[\s.-]?(?:\(\d{1,4}\)|\d{1,5})){1,7})"
     # North American: (555) 123-4567, 555-123-4567, 1-800-555-0199, 555.123.4567.
     + r"|(?:1[\s.-])?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}"
     # Trunk-prefixed national: 020 7946 0958, 07700 900123, 030-1234567.
@@ -81,17 +87,21 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _looks_like_card(digits: str) -> bool:
+    return len(digits) in _CARD_DIGITS and digits[0] in _CARD_FIRST_DIGITS and luhn_valid(digits)
+
+
 def _card_in_run(run: re.Match[str]) -> Finding | None:
-    """The longest Luhn-valid card at the start of a digit run, dropping short trailing groups."""
+    """The Luhn-valid card at the start of a digit run, allowing short groups typed after it."""
     groups = list(_DIGIT_GROUP.finditer(run.group()))
-    while groups:
-        digits = "".join(group.group() for group in groups)
-        if len(digits) in _CARD_DIGITS and luhn_valid(digits):
-            start, end = run.start(), run.start() + groups[-1].end()
-            return Finding(PiiKind.CARD_NUMBER, start, end, run.string[start:end])
-        if len(digits) < _CARD_DIGITS.start or len(groups[-1].group()) > _TRAILING_GROUP_MAX:
+    for trailing in range(min(_TRAILING_GROUPS_MAX, len(groups) - 1) + 1):
+        kept = groups[: len(groups) - trailing]
+        if trailing and len(groups[len(kept)].group()) > _TRAILING_GROUP_DIGITS_MAX:
             return None
-        groups.pop()
+        digits = "".join(group.group() for group in kept)
+        if _looks_like_card(digits):
+            start, end = run.start(), run.start() + kept[-1].end()
+            return Finding(PiiKind.CARD_NUMBER, start, end, run.string[start:end])
     return None
 
 

@@ -127,6 +127,7 @@ class KafkaServer:
             return
         if self._workdir is None:
             self._prepare()
+        self._forget_process()  # a broker that died on its own still holds its log file
         self._launch()
         try:
             self._wait_until_ready()
@@ -165,6 +166,7 @@ class KafkaServer:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
+            atexit.unregister(self.close)
 
     def create_topics(
         self,
@@ -179,7 +181,11 @@ class KafkaServer:
             NewTopic(name, partitions or self._num_partitions, 1, topic_configs=dict(configs or {}))
             for name in names
         ]
-        _run_sync(_create_topics(self.bootstrap_servers, topics), timeout)
+        try:
+            _run_sync(_create_topics(self.bootstrap_servers, topics), timeout)
+        except TimeoutError as exc:
+            names = [topic.name for topic in topics]
+            raise TimeoutError(f"topics {names} not ready within {timeout}s") from exc
 
     def __enter__(self) -> Self:
         try:
@@ -214,6 +220,8 @@ class KafkaServer:
             self._ports = None
             raise
         self._workdir = workdir
+        # An interrupted test run or CLI must not leave a 512 MB JVM and its data behind.
+        atexit.register(self.close)
 
     def _server_properties(self, workdir: Path) -> str:
         client_port, controller_port = self._require_ports()
@@ -280,8 +288,6 @@ class KafkaServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        # A crashed test run must not leave a 512 MB JVM behind.
-        atexit.register(self.kill)
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self._start_timeout
@@ -317,8 +323,6 @@ class KafkaServer:
         return [java, f"-Xmx{heap}", *JVM_FLAGS, *logging, "-cp", f"{libs_dir}/*"]
 
     def _forget_process(self) -> None:
-        if self._process is not None:
-            atexit.unregister(self.kill)
         self._process = None
         if self._log is not None:
             self._log.close()

@@ -1,0 +1,40 @@
+# The verbs of conduit. Everything installs itself: a fresh clone needs only these.
+PYTHON := .venv/bin/python
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup demo test test-unit test-kafka lint format proto bench up kafka
+
+setup:
+	@scripts/setup.sh
+
+kafka:
+	@scripts/install-kafka.sh >/dev/null
+
+demo: setup
+	@$(PYTHON) -m conduit demo
+
+test: setup kafka
+	$(PYTHON) scripts/gen_proto.py --check
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m pytest
+
+test-unit: setup
+	$(PYTHON) -m pytest tests/unit
+
+lint: setup
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) scripts/gen_proto.py --check
+
+format: setup
+	$(PYTHON) -m ruff format .
+	$(PYTHON) -m ruff check --fix .
+
+proto: setup
+	$(PYTHON) scripts/gen_proto.py
+
+bench: setup kafka
+	$(PYTHON) -m benchmarks.pipeline
+
+up: setup kafka
+	$(PYTHON) -m conduit up all

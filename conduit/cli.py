@@ -1,0 +1,118 @@
+"""The `conduit` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from conduit import demo
+from conduit.embedded import EmbeddedConduit
+from conduit.report import render_response
+from conduit.stack import ServiceProcesses
+from conduit.validate import validate_config
+from services.catalog import SERVICE_NAMES, factory
+from services.retrieval.knowledge import document_events_from_dir
+from shared.bus import Topics
+from shared.client import ConduitClient
+from shared.config import ConduitSettings
+from shared.contracts import Response
+from shared.runtime import make_bus, run_service
+from shared.testing import KafkaServer
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conduit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="three sample conversations, embedded, on the local model")
+    ask = commands.add_parser("ask", help="ask one question and wait for the response")
+    ask.add_argument("text")
+    ask.add_argument("--session", default=None, help="conversation id (default: a new one)")
+    ask.add_argument("--tenant", default="default")
+    ask.add_argument("--user", default="cli-user")
+    ask.add_argument("--role", action="append", dest="roles", help="repeatable; default customer")
+    ask.add_argument("--timeout", type=float, default=120.0)
+    up = commands.add_parser("up", help="run a service, the Kafka broker, or the whole stack")
+    up.add_argument("target", choices=[*SERVICE_NAMES, "kafka", "all"])
+    ingest = commands.add_parser("ingest", help="publish a folder of documents for retrieval")
+    ingest.add_argument("directory", type=Path)
+    ingest.add_argument("--tenant", default="default")
+    commands.add_parser("validate", help="load and cross-check every declarative file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    settings = ConduitSettings()
+    if args.command == "demo":
+        demo.main()
+    elif args.command == "ask":
+        response = asyncio.run(_ask(settings, args))
+        print(render_response(response))
+        sys.exit(0 if response.HasField("answer") else 1)
+    elif args.command == "up":
+        _up(settings, args.target)
+    elif args.command == "ingest":
+        print(f"published {asyncio.run(_ingest(settings, args.directory, args.tenant))} documents")
+    elif args.command == "validate":
+        print(validate_config(settings.config_dir))
+
+
+async def _ask(settings: ConduitSettings, args: argparse.Namespace) -> Response:
+    session = args.session or f"cli-{int(time.time() * 1000)}"
+    options = {"session_id": session, "tenant_id": args.tenant, "user_id": args.user,
+               "roles": args.roles or ["customer"], "timeout_s": args.timeout}
+    if settings.bus == "memory":
+        with tempfile.TemporaryDirectory(prefix="conduit-ask-") as data_dir:
+            embedded = settings.model_copy(update={"data_dir": Path(data_dir)})
+            async with EmbeddedConduit(embedded) as conduit:
+                await conduit.load_knowledge(settings.config_dir / "knowledge", args.tenant)
+                return await conduit.client.ask(args.text, **options)
+    bus = make_bus(settings, client_id="conduit-cli")
+    client = ConduitClient(bus, Topics(settings.topic_prefix))
+    await bus.start()
+    await client.start()
+    try:
+        return await client.ask(args.text, **options)
+    finally:
+        await client.close()
+        await bus.stop()
+
+
+async def _ingest(settings: ConduitSettings, directory: Path, tenant: str) -> int:
+    bus = make_bus(settings, client_id="conduit-ingest")
+    client = ConduitClient(bus, Topics(settings.topic_prefix))
+    await bus.start()
+    try:
+        documents = document_events_from_dir(directory, tenant)
+        for document in documents:
+            await client.publish_document(document)
+        return len(documents)
+    finally:
+        await bus.stop()
+
+
+def _up(settings: ConduitSettings, target: str) -> None:
+    if target in SERVICE_NAMES:
+        run_service(factory(target))
+        return
+    with KafkaServer() as kafka:
+        print(f"kafka listening: export CONDUIT_BUS=kafka "
+              f"CONDUIT_KAFKA_BOOTSTRAP={kafka.bootstrap_servers}", flush=True)
+        stack = None
+        if target == "all":
+            stack = ServiceProcesses(bootstrap=kafka.bootstrap_servers,
+                                     data_dir=settings.data_dir / "stack")
+            stack.start_all()
+            print(f"services started: {', '.join(SERVICE_NAMES)}; logs in "
+                  f"{settings.data_dir / 'stack' / 'logs'}", flush=True)
+        try:
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        finally:
+            if stack is not None:
+                stack.stop_all()
+

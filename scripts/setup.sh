@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Creates .venv with everything conduit needs; safe to run again (does nothing new).
+# llama-cpp-python has no prebuilt wheel: it is compiled once and cached by version and CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+CACHE=${CONDUIT_CACHE:-$HOME/.cache/conduit}
+LLAMA_CPP_VERSION=0.3.36
+PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
+
+stamp_inputs=$(cat requirements/lock.txt requirements/no-deps.txt pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+stamp="$VENV/.conduit-installed-$stamp_inputs"
+if [ -f "$stamp" ]; then
+  exit 0
+fi
+
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+echo "setup: installing Python dependencies into $VENV"
+$PIP install -r requirements/lock.txt
+$PIP install --no-deps -r requirements/no-deps.txt
+
+# The build optimises for this CPU, so the cache key carries the CPU's feature flags.
+cpu_key=$(grep -m1 '^flags' /proc/cpuinfo | sha256sum | cut -c1-12)
+wheel_dir="$CACHE/wheels/llama-cpp-python-$LLAMA_CPP_VERSION-$cpu_key"
+if ! ls "$wheel_dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  echo "setup: compiling llama-cpp-python $LLAMA_CPP_VERSION (a few minutes, cached afterwards)"
+  mkdir -p "$wheel_dir"
+  CMAKE_ARGS="-DLLAVA_BUILD=OFF" $PIP wheel --no-deps "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$wheel_dir"
+fi
+$PIP install --no-deps "$wheel_dir"/llama_cpp_python-*.whl
+$PIP install --no-deps --no-build-isolation -e .
+
+rm -f "$VENV"/.conduit-installed-*
+touch "$stamp"
+echo "setup: done"

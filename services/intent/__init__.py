@@ -1,0 +1,1 @@
+"""Intent service: classifies the request by nearest intent centroid and extracts entities."""

@@ -1,0 +1,45 @@
+"""The intent step: classify `event.request.text` and extract its entities into `event.intent`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from shared.config import ConduitSettings
+from shared.contracts import IntentResult, IntentScore, StepEvent
+from shared.embeddings import default_embedder
+from shared.runtime import StepCall, StepService
+
+from services.intent.catalog import load_intent_catalog
+from services.intent.classifier import IntentClassifier
+from services.intent.entities import extract_entities
+
+
+class IntentStep:
+    """Step handler; a low-confidence result is marked `fallback` (the workflow hands it off).
+
+    >>> step = IntentStep(classifier)  # doctest: +SKIP
+    >>> await step(event, call); event.intent.intent  # doctest: +SKIP
+    'refund'
+    """
+
+    def __init__(self, classifier: IntentClassifier) -> None:
+        self._classifier = classifier
+
+    async def __call__(self, event: StepEvent, call: StepCall) -> None:
+        text = event.request.text
+        [result] = await asyncio.to_thread(self._classifier.classify, [text])
+        event.intent.CopyFrom(
+            IntentResult(
+                intent=result.intent,
+                confidence=result.confidence,
+                fallback=result.fallback,
+                scores=[IntentScore(intent=name, score=score) for name, score in result.scores],
+                entities=extract_entities(text),
+            )
+        )
+
+
+def build(settings: ConduitSettings) -> StepService:
+    catalog = load_intent_catalog(settings.config_dir / "intents.yaml")
+    classifier = IntentClassifier(catalog, default_embedder())
+    return StepService(name="intent", handle=IntentStep(classifier), warm_up=classifier.warm_up)

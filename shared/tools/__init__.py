@@ -1,0 +1,43 @@
+"""The tool catalog and the gating rules shared by the prompt-builder and the tool-executor."""
+
+from shared.tools.catalog import (
+    TOOLS_FILE,
+    ArgumentSpec,
+    Requirement,
+    ResultField,
+    ToolCatalog,
+    ToolSpec,
+    ValuesFrom,
+    load_tool_catalog,
+)
+from shared.tools.gating import (
+    OfferedTool,
+    bound_values,
+    call_arguments,
+    call_result,
+    offerable_tools,
+    requirement_failures,
+    source_values,
+    successful,
+    unbound_arguments,
+)
+
+__all__ = [
+    "TOOLS_FILE",
+    "ArgumentSpec",
+    "OfferedTool",
+    "Requirement",
+    "ResultField",
+    "ToolCatalog",
+    "ToolSpec",
+    "ValuesFrom",
+    "bound_values",
+    "call_arguments",
+    "call_result",
+    "load_tool_catalog",
+    "offerable_tools",
+    "requirement_failures",
+    "source_values",
+    "successful",
+    "unbound_arguments",
+]

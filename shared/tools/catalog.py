@@ -1,0 +1,257 @@
+"""The tool catalog (`config/tools.yaml`): what each tool takes, who may call it, what gates it.
+
+One declarative file serves both sides: the prompt-builder turns specs into JSON schemas
+for the model, the tool-executor validates and runs calls with them.
+
+    tools:
+      issue_refund:
+        description: Refund money on an invoice.
+        handler: billing.issue_refund
+        side_effect: true
+        safe_to_retry: true
+        roles: [customer]
+        requires:
+          - tool: check_refund_policy
+            same: [invoice_id]
+            result: {eligible: true}
+        arguments:
+          invoice_id: {type: string, description: ..., values_from: {entity: invoice_id}}
+          amount:
+            type: number
+            description: ...
+            exclusive_minimum: 0
+            values_from: {result: {tool: check_refund_policy, field: refundable_amount}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    TypeAdapter,
+    create_model,
+    model_validator,
+)
+
+from shared.config import load_yaml_model
+from shared.runtime.errors import UnknownTool
+
+TOOLS_FILE = "tools.yaml"
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+ArgumentType = Literal["string", "number", "integer", "boolean"]
+JsonScalar = bool | int | float | str
+
+_PYTHON_TYPES: dict[str, type] = {"string": str, "number": float, "integer": int, "boolean": bool}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResultField(_Strict):
+    """A field of an earlier successful call's JSON result."""
+
+    tool: Identifier
+    field: Identifier
+
+
+class ValuesFrom(_Strict):
+    """Where an argument's allowed values come from: exactly one of `entity` or `result`."""
+
+    entity: Identifier | None = None
+    result: ResultField | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> ValuesFrom:
+        if (self.entity is None) == (self.result is None):
+            raise ValueError("give exactly one of `entity` or `result`")
+        return self
+
+
+class ArgumentSpec(_Strict):
+    """One argument of a tool. Example:
+
+    >>> ArgumentSpec(type="integer", description="quantity", minimum=1).coerce("3")
+    3
+    """
+
+    type: ArgumentType
+    description: str
+    pattern: str | None = None
+    minimum: float | None = None
+    exclusive_minimum: float | None = None
+    maximum: float | None = None
+    required: bool = True
+    values_from: ValuesFrom | None = None
+
+    _lax: TypeAdapter[Any] = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _constraints_fit_type(self) -> ArgumentSpec:
+        if self.pattern is not None and self.type != "string":
+            raise ValueError("`pattern` applies to string arguments only")
+        bounds = (self.minimum, self.exclusive_minimum, self.maximum)
+        if any(b is not None for b in bounds) and self.type not in ("number", "integer"):
+            raise ValueError("`minimum`, `exclusive_minimum` and `maximum` apply to numbers only")
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._lax = TypeAdapter(self.annotation())
+
+    def annotation(self) -> Any:
+        """The Python type of the argument, with its constraints."""
+        value_type = Annotated[
+            _PYTHON_TYPES[self.type],
+            Field(
+                description=self.description,
+                pattern=self.pattern,
+                ge=self.minimum,
+                gt=self.exclusive_minimum,
+                le=self.maximum,
+            ),
+        ]
+        return value_type if self.required else value_type | None
+
+    def coerce(self, value: Any) -> Any:
+        """`value` as this argument's type (leniently: entity values arrive as text).
+
+        Raises `ValueError` (a pydantic `ValidationError`) when it cannot be one.
+        """
+        return self._lax.validate_python(value)
+
+    def json_schema(self, allowed: Sequence[Any] | None) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type, "description": self.description}
+        optional = {
+            "pattern": self.pattern,
+            "minimum": self.minimum,
+            "exclusiveMinimum": self.exclusive_minimum,
+            "maximum": self.maximum,
+        }
+        schema.update({key: value for key, value in optional.items() if value is not None})
+        if allowed is not None:
+            schema["enum"] = list(allowed)
+        return schema
+
+
+class Requirement(_Strict):
+    """An earlier successful call this request must have made before the tool may run."""
+
+    tool: Identifier
+    same: list[Identifier] = Field(default_factory=list)
+    result: dict[str, JsonScalar] = Field(default_factory=dict)
+
+
+class ToolSpec(_Strict):
+    """One tool. Example: `spec.arguments_model().model_validate_json('{"order_id": "ORD-1"}')`."""
+
+    name: Identifier
+    description: str
+    handler: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+    side_effect: bool
+    safe_to_retry: bool
+    roles: list[str] = Field(min_length=1)
+    requires: list[Requirement] = Field(default_factory=list)
+    arguments: dict[Identifier, ArgumentSpec]
+
+    _arguments_model: type[BaseModel] = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _side_effects_are_gated(self) -> ToolSpec:
+        if self.side_effect and not self.requires:
+            raise ValueError("a tool with a side effect must declare at least one `requires`")
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        fields: dict[str, Any] = {
+            name: (argument.annotation(), ... if argument.required else None)
+            for name, argument in self.arguments.items()
+        }
+        self._arguments_model = create_model(
+            f"{self.name}_arguments",
+            __config__=ConfigDict(extra="forbid", strict=True),
+            **fields,
+        )
+
+    def arguments_model(self) -> type[BaseModel]:
+        """The model that validates this tool's arguments (strict JSON types, no extras)."""
+        return self._arguments_model
+
+    def json_schema(self, allowed: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+        """JSON schema of the arguments; `allowed` values become `enum`s."""
+        return {
+            "type": "object",
+            "properties": {
+                name: argument.json_schema(allowed.get(name))
+                for name, argument in self.arguments.items()
+            },
+            "required": [name for name, argument in self.arguments.items() if argument.required],
+            "additionalProperties": False,
+        }
+
+
+class ToolCatalog(_Strict):
+    """Every tool, keyed by name. Example: `load_tool_catalog(config_dir).spec("lookup_order")`."""
+
+    tools: dict[Identifier, ToolSpec]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_tools_by_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("tools"), dict):
+            named = {
+                name: {"name": name, **body} if isinstance(body, dict) else body
+                for name, body in data["tools"].items()
+            }
+            return {**data, "tools": named}
+        return data
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> ToolCatalog:
+        problems: list[str] = []
+        for name, spec in self.tools.items():
+            if spec.name != name:
+                problems.append(f"tools.{name}.name: must be {name!r}, the tool's key")
+            for index, requirement in enumerate(spec.requires):
+                where = f"tools.{name}.requires.{index}"
+                required = self.tools.get(requirement.tool)
+                if required is None:
+                    problems.append(f"{where}.tool: unknown tool {requirement.tool!r}")
+                    continue
+                for argument in requirement.same:
+                    if argument not in spec.arguments or argument not in required.arguments:
+                        problems.append(
+                            f"{where}.same: {argument!r} is not an argument of both "
+                            f"{name} and {requirement.tool}"
+                        )
+            for argument_name, argument in spec.arguments.items():
+                source = argument.values_from
+                if source and source.result and source.result.tool not in self.tools:
+                    problems.append(
+                        f"tools.{name}.arguments.{argument_name}.values_from.result.tool: "
+                        f"unknown tool {source.result.tool!r}"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def spec(self, name: str) -> ToolSpec:
+        """The tool called `name`; `UnknownTool` when the catalog has none."""
+        spec = self.tools.get(name)
+        if spec is None:
+            raise UnknownTool(
+                f"unknown tool {name!r}; known tools: {', '.join(sorted(self.tools))}"
+            )
+        return spec
+
+
+def load_tool_catalog(config_dir: Path) -> ToolCatalog:
+    """The catalog in `config_dir/tools.yaml`; `ConfigFileError` names file and field."""
+    return load_yaml_model(config_dir / TOOLS_FILE, ToolCatalog)
