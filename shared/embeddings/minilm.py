@@ -290,7 +290,7 @@ def _self_attention(x: F32, layer: _Layer, key_bias: F32, shape: tuple[int, int,
     query, key, value = np.ascontiguousarray(qkv.transpose(2, 0, 3, 1, 4))
     scores = query @ key.transpose(0, 1, 3, 2)
     scores += key_bias
-    context = _softmax_inplace(scores) @ value
+    context: F32 = _softmax_inplace(scores) @ value
     return context.transpose(0, 2, 1, 3).reshape(n * width, -1)
 
 
@@ -345,11 +345,13 @@ def _gelu_rows_inplace(x: F32, scratch: F32) -> None:
 
 
 def _mean_pool(hidden: F32, mask: F32) -> F32:
-    summed = np.einsum("ntd,nt->nd", hidden, mask)
+    summed: F32 = np.einsum("ntd,nt->nd", hidden, mask)
     counts = np.maximum(mask.sum(axis=1, keepdims=True), _COUNT_FLOOR)
-    return summed / counts
+    pooled: F32 = summed / counts
+    return pooled
 
 
 def _l2_normalise(vectors: F32) -> F32:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, _NORM_FLOOR)
+    norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), _NORM_FLOOR)
+    normalised: F32 = vectors / norms
+    return normalised
