@@ -1,6 +1,5 @@
-from shared.runtime import run_service
-
 from services.intent.service import build
+from shared.runtime import run_service
 
 if __name__ == "__main__":
     run_service(build)

@@ -23,7 +23,7 @@ class IntentSpec(_Strict):
 
 
 class IntentCatalog(_Strict):
-    """Example:
+    """Intents plus the decision thresholds. Example:
 
     >>> catalog = load_intent_catalog(Path("config/intents.yaml"))  # doctest: +SKIP
     >>> sorted(catalog.intents)  # doctest: +SKIP
@@ -31,17 +31,20 @@ class IntentCatalog(_Strict):
     """
 
     threshold: float = Field(ge=-1.0, le=1.0, description="minimum cosine to accept the best")
-    margin: float = Field(ge=0.0, le=2.0, description="minimum gap between best and second")
+    margin: float = Field(ge=0.0, le=2.0, description="minimum gap between best and runner-up")
     intents: dict[IntentName, IntentSpec] = Field(min_length=2)
+    out_of_scope: list[Example] = Field(default_factory=list, max_length=30)
 
     @model_validator(mode="after")
     def _examples_are_unique(self) -> IntentCatalog:
-        # A shared example would pull two centroids together and blur both intents.
+        # A shared example would pull two centroids together and blur both.
+        groups = {f"intents.{name}.examples": spec.examples for name, spec in self.intents.items()}
+        groups["out_of_scope"] = self.out_of_scope
         seen: set[str] = set()
-        for name, spec in self.intents.items():
-            for example in spec.examples:
+        for field, examples in groups.items():
+            for example in examples:
                 if example.casefold() in seen:
-                    raise ValueError(f"intents.{name}.examples: {example!r} is listed twice")
+                    raise ValueError(f"{field}: {example!r} is listed twice")
                 seen.add(example.casefold())
         return self
 

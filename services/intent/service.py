@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from services.intent.catalog import load_intent_catalog
+from services.intent.classifier import IntentClassifier
+from services.intent.entities import extract_entities
 from shared.config import ConduitSettings
 from shared.contracts import IntentResult, IntentScore, StepEvent
 from shared.embeddings import default_embedder
 from shared.runtime import StepCall, StepService
-
-from services.intent.catalog import load_intent_catalog
-from services.intent.classifier import IntentClassifier
-from services.intent.entities import extract_entities
 
 
 class IntentStep:

@@ -108,8 +108,9 @@ class ArgumentSpec(_Strict):
 
     def annotation(self) -> Any:
         """The Python type of the argument, with its constraints."""
+        base = _PYTHON_TYPES[self.type]
         value_type = Annotated[
-            _PYTHON_TYPES[self.type],
+            base,  # type: ignore[valid-type]  # chosen at run time from `type`
             Field(
                 description=self.description,
                 pattern=self.pattern,
@@ -225,10 +226,10 @@ class ToolCatalog(_Strict):
                 if required is None:
                     problems.append(f"{where}.tool: unknown tool {requirement.tool!r}")
                     continue
-                for argument in requirement.same:
-                    if argument not in spec.arguments or argument not in required.arguments:
+                for same in requirement.same:
+                    if same not in spec.arguments or same not in required.arguments:
                         problems.append(
-                            f"{where}.same: {argument!r} is not an argument of both "
+                            f"{where}.same: {same!r} is not an argument of both "
                             f"{name} and {requirement.tool}"
                         )
             for argument_name, argument in spec.arguments.items():

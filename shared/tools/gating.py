@@ -96,6 +96,7 @@ def offerable_tools(
 
     A tool is left out when the principal's roles may not call it, its requirements are
     not met, a bound argument has no value, or every allowed call already succeeded.
+    A name the catalog lacks raises `UnknownTool`.
     """
     roles = set(event.envelope.principal.roles)
     exchanges = list(event.tool_exchanges)

@@ -47,7 +47,7 @@ class RefundDecision:
 def decide_refund(
     policy: RefundPolicy, invoice: Invoice, refunded_cents: int, now: datetime
 ) -> RefundDecision:
-    """Duplicate charges are refundable: amount × (charged_count − 1), less refunds paid."""
+    """Duplicate charges are refundable: amount * (charged_count - 1), less refunds paid."""
     if invoice.status not in policy.refundable_statuses:
         return RefundDecision(
             eligible=False, reason=f"the invoice is {invoice.status}, so it cannot be refunded"

@@ -1,0 +1,130 @@
+"""The tool-executor: runs the step's tool calls, gated by the catalog, exactly once each."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from services.tool_executor.business import REFUND_POLICY_FILE, RefundPolicy
+from services.tool_executor.calls import CheckedCall, bind_fixed_call, check_call, step_params
+from services.tool_executor.execution import CallRunner
+from services.tool_executor.handlers import resolve_handlers
+from services.tool_executor.ledger import Outcome
+from services.tool_executor.settings import ToolExecutorSettings, ledger_path
+from shared.config import ConduitSettings, load_yaml_model
+from shared.contracts import StepEvent, ToolCall, ToolError, ToolExchange
+from shared.runtime import StepCall, StepService
+from shared.tools import (
+    TOOLS_FILE,
+    ToolCatalog,
+    load_tool_catalog,
+    requirement_failures,
+    unbound_arguments,
+)
+
+SERVICE_NAME = "tool-executor"
+DEMO_SEED_FILE = "demo/business.sql"
+PRECONDITION_FAILED = "PRECONDITION_FAILED"
+
+
+def idempotency_key(event: StepEvent, step: StepCall, call_id: str) -> str:
+    """One key per request, step execution and call: a redelivery reuses it, a new round not."""
+    request = event.envelope.request_id
+    steps_taken = event.envelope.workflow.steps_taken
+    return f"{request}:{step.workflow}.{step.step_id}@{steps_taken}:{call_id}"
+
+
+class ToolExecutor:
+    """Example: `await ToolExecutor(catalog=..., open_runner=...).handle(event, step)`.
+
+    Every call of the step is checked (tool, role, arguments) before any runs; then they
+    run in order until one fails, each gated by its requirements and bound values.
+    """
+
+    def __init__(self, *, catalog: ToolCatalog, open_runner: Callable[[], CallRunner]) -> None:
+        self._catalog = catalog
+        self._open_runner = open_runner
+        self._runner: CallRunner | None = None
+        # One thread owns every SQLite connection, and keeps the event loop free.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=SERVICE_NAME)
+
+    def warm_up(self) -> None:
+        self._worker.submit(self._runner_on_worker).result()
+
+    async def handle(self, event: StepEvent, step: StepCall) -> None:
+        params = step_params(step)
+        if params.call is None:
+            requested = list(event.model_output.tool_calls)
+        else:
+            fixed, missing = bind_fixed_call(self._catalog, params.call, event)
+            if missing:
+                event.tool_exchanges.append(
+                    _exchange(event, step, fixed, _precondition_failed(missing))
+                )
+                return
+            requested = [fixed]
+        checked = [check_call(self._catalog, event, call, i) for i, call in enumerate(requested)]
+        for item in checked:
+            exchange = await self._run(event, step, item)
+            event.tool_exchanges.append(exchange)
+            if not exchange.ok:
+                break
+
+    async def _run(self, event: StepEvent, step: StepCall, item: CheckedCall) -> ToolExchange:
+        failures = unbound_arguments(item.spec, item.arguments, event) + requirement_failures(
+            item.spec, item.arguments, event.tool_exchanges
+        )
+        if failures:
+            return _exchange(event, step, item.call, _precondition_failed(failures))
+        key = idempotency_key(event, step, item.call.call_id)
+        loop = asyncio.get_running_loop()
+        outcome, replayed = await loop.run_in_executor(
+            self._worker, functools.partial(self._run_on_worker, item, key)
+        )
+        return _exchange(event, step, item.call, outcome, replayed=replayed)
+
+    def _run_on_worker(self, item: CheckedCall, key: str) -> tuple[Outcome, bool]:
+        return self._runner_on_worker().run(item, key)
+
+    def _runner_on_worker(self) -> CallRunner:
+        if self._runner is None:
+            self._runner = self._open_runner()
+        return self._runner
+
+
+def _precondition_failed(reasons: list[str]) -> Outcome:
+    return Outcome(ok=False, error_code=PRECONDITION_FAILED, error_message="; ".join(reasons))
+
+
+def _exchange(
+    event: StepEvent, step: StepCall, call: ToolCall, outcome: Outcome, *, replayed: bool = False
+) -> ToolExchange:
+    exchange = ToolExchange(
+        call=call,
+        ok=outcome.ok,
+        result_json=outcome.result_json,
+        idempotency_key=idempotency_key(event, step, call.call_id),
+        replayed=replayed,
+        at_step=event.envelope.workflow.steps_taken,
+    )
+    if not outcome.ok:
+        exchange.error.CopyFrom(ToolError(code=outcome.error_code, message=outcome.error_message))
+    return exchange
+
+
+def build(settings: ConduitSettings) -> StepService:
+    own = ToolExecutorSettings()
+    config = settings.config_dir
+    catalog = load_tool_catalog(config)
+    open_runner = functools.partial(
+        CallRunner.open,
+        ledger=ledger_path(settings),
+        business_db=own.business_db(settings),
+        seed=config / DEMO_SEED_FILE,
+        policy=load_yaml_model(config / REFUND_POLICY_FILE, RefundPolicy),
+        handlers=resolve_handlers(catalog, config / TOOLS_FILE),
+    )
+    executor = ToolExecutor(catalog=catalog, open_runner=open_runner)
+    return StepService(name=SERVICE_NAME, handle=executor.handle, warm_up=executor.warm_up)
