@@ -64,8 +64,13 @@ def main(argv: list[str] | None = None) -> None:
 
 async def _ask(settings: ConduitSettings, args: argparse.Namespace) -> Response:
     session = args.session or f"cli-{int(time.time() * 1000)}"
-    options = {"session_id": session, "tenant_id": args.tenant, "user_id": args.user,
-               "roles": args.roles or ["customer"], "timeout_s": args.timeout}
+    options = {
+        "session_id": session,
+        "tenant_id": args.tenant,
+        "user_id": args.user,
+        "roles": args.roles or ["customer"],
+        "timeout_s": args.timeout,
+    }
     if settings.bus == "memory":
         with tempfile.TemporaryDirectory(prefix="conduit-ask-") as data_dir:
             embedded = settings.model_copy(update={"data_dir": Path(data_dir)})
@@ -101,18 +106,24 @@ def _up(settings: ConduitSettings, target: str) -> None:
         run_service(factory(target))
         return
     with KafkaServer() as kafka:
-        print(f"kafka listening: export CONDUIT_BUS=kafka "
-              f"CONDUIT_KAFKA_BOOTSTRAP={kafka.bootstrap_servers}", flush=True)
+        print(
+            f"kafka listening: export CONDUIT_BUS=kafka "
+            f"CONDUIT_KAFKA_BOOTSTRAP={kafka.bootstrap_servers}",
+            flush=True,
+        )
         stack = None
         if target == "all":
-            stack = ServiceProcesses(bootstrap=kafka.bootstrap_servers,
-                                     data_dir=settings.data_dir / "stack")
+            stack = ServiceProcesses(
+                bootstrap=kafka.bootstrap_servers, data_dir=settings.data_dir / "stack"
+            )
             stack.start_all()
-            print(f"services started: {', '.join(SERVICE_NAMES)}; logs in "
-                  f"{settings.data_dir / 'stack' / 'logs'}", flush=True)
+            print(
+                f"services started: {', '.join(SERVICE_NAMES)}; logs in "
+                f"{settings.data_dir / 'stack' / 'logs'}",
+                flush=True,
+            )
         try:
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
         finally:
             if stack is not None:
                 stack.stop_all()
-

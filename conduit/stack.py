@@ -53,9 +53,13 @@ class ServiceProcesses:
     def start(self, name: str) -> None:
         self._log_dir.mkdir(parents=True, exist_ok=True)
         with (self._log_dir / f"{name}.log").open("ab") as log:
-            self._processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter
+            self._processes[name] = subprocess.Popen(
                 [sys.executable, "-m", module_for(name)],
-                cwd=repo_root(), env=self._env, stdout=log, stderr=subprocess.STDOUT)
+                cwd=repo_root(),
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def kill(self, name: str) -> None:
         """SIGKILL: no draining, no commits — what a crashed pod looks like."""

@@ -48,7 +48,10 @@ def test_a_catalog_error_names_the_file_and_the_field(tmp_path: Path) -> None:
                 "margin": 0.02,
                 "intents": {
                     "refund": {"description": "money back", "examples": ["refund me"]},
-                    "order_status": {"description": "where", "examples": [f"w{i}" for i in range(8)]},
+                    "order_status": {
+                        "description": "where",
+                        "examples": [f"w{i}" for i in range(8)],
+                    },
                 },
             }
         )
@@ -76,7 +79,7 @@ def test_an_example_listed_under_two_intents_is_rejected(tmp_path: Path) -> None
             sort_keys=False,
         )
     )
-    with pytest.raises(ConfigFileError, match="intents.order_status.examples"):
+    with pytest.raises(ConfigFileError, match=r"intents\.order_status\.examples"):
         load_intent_catalog(path)
 
 
@@ -93,7 +96,9 @@ def test_accuracy_on_the_labelled_eval_set_is_at_least_85_percent(
     ]
     accuracy = 1 - len(misses) / len(messages)
     assert len(messages) >= 40, "the eval set must hold at least 40 messages"
-    assert accuracy >= 0.85, f"accuracy {accuracy:.3f} < 0.85; misses (text, expected, got): {misses}"
+    assert accuracy >= 0.85, (
+        f"accuracy {accuracy:.3f} < 0.85; misses (text, expected, got): {misses}"
+    )
 
 
 @pytest.mark.parametrize(

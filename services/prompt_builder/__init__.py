@@ -1,0 +1,1 @@
+"""The prompt-builder service: versioned templates and request state become chat messages."""

@@ -1,0 +1,79 @@
+"""The prompt step: pick the template version, assemble the chat, fit it to the token
+budget with the model's own tokenizer, and attach the schema the model must follow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from services.prompt_builder.assembly import PromptParts, fit
+from services.prompt_builder.templates import LoadedTemplate, TemplateStore
+from shared.agent import answer_option, output_schema, tool_call_option
+from shared.config import ConduitSettings
+from shared.contracts import PromptMessage, PromptResult, StepEvent
+from shared.models.local_gguf import GgufTokenizer
+from shared.runtime import StepCall, StepMisconfigured, StepService
+from shared.tools import ToolCatalog, load_tool_catalog, offerable_tools
+
+
+class PromptStep:
+    """Example: `await PromptStep(store, catalog, tokenizer).handle(event, call)` fills
+    `event.prompt` from the template named by `call.params["template"]`."""
+
+    def __init__(
+        self, templates: TemplateStore, catalog: ToolCatalog, tokenizer: GgufTokenizer
+    ) -> None:
+        self._templates = templates
+        self._catalog = catalog
+        self._tokenizer = tokenizer
+
+    async def handle(self, event: StepEvent, call: StepCall) -> None:
+        loaded = self._template(call)
+        template = loaded.template
+        schema = self._schema(loaded, event)
+        parts = PromptParts.from_event(template, event)
+        messages, tokens, kept = await asyncio.to_thread(
+            fit, parts, self._tokenizer.count_chat, template.max_prompt_tokens
+        )
+        event.prompt.CopyFrom(
+            PromptResult(
+                template=template.name,
+                template_version=loaded.version_id,
+                messages=[PromptMessage(role=m.role, content=m.content) for m in messages],
+                token_count=tokens,
+                output_schema_json=json.dumps(schema),
+                dropped_turns=len(parts.history) - len(kept.history),
+            )
+        )
+
+    def _template(self, call: StepCall) -> LoadedTemplate:
+        reference = call.params.get("template")
+        if not isinstance(reference, str):
+            raise StepMisconfigured(f"{call.workflow}.{call.step_id}: params.template is required")
+        try:
+            return self._templates.get(reference)
+        except KeyError as exc:
+            raise StepMisconfigured(f"{call.workflow}.{call.step_id}: {exc.args[0]}") from exc
+
+    def _schema(self, loaded: LoadedTemplate, event: StepEvent) -> dict[str, Any]:
+        template = loaded.template
+        sources = [c.source_id for c in event.retrieval.chunks]
+        answer = answer_option(sources, max_chars=template.max_answer_chars)
+        if template.output == "answer":
+            return output_schema([], answer)
+        offered = offerable_tools(self._catalog, template.tools, event)
+        return output_schema(
+            [tool_call_option(o.spec.name, o.json_schema()) for o in offered], answer
+        )
+
+
+def build(settings: ConduitSettings) -> StepService:
+    templates = TemplateStore(settings.config_dir / "prompts")
+    catalog = load_tool_catalog(settings.config_dir)
+    for loaded in templates.all():
+        for tool in loaded.template.tools:
+            catalog.spec(tool)
+    tokenizer = GgufTokenizer()
+    step = PromptStep(templates, catalog, tokenizer)
+    return StepService(name="prompt-builder", handle=step.handle)
