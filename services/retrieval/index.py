@@ -231,4 +231,5 @@ def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
 
 def _unit_rows(vectors: F32) -> F32:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, np.float32(1e-12))).astype(np.float32, copy=False)
+    unit: F32 = (vectors / np.maximum(norms, np.float32(1e-12))).astype(np.float32, copy=False)
+    return unit
