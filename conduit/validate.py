@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.intent.catalog import load_intent_catalog
-from services.prompt_builder.templates import TemplateStore
+from services.prompt_builder.templates import TemplateStore, check_tools_exist
 from shared.config import ConfigFileError
 from shared.tools import load_tool_catalog
 from shared.workflow import WorkflowRegistry
@@ -18,12 +18,7 @@ def validate_config(config_dir: Path) -> str:
     workflows = WorkflowRegistry.load(config_dir / "workflows", known_intents=intents.intents)
     tools = load_tool_catalog(config_dir)
     templates = TemplateStore(config_dir / "prompts")
-    for loaded in templates.all():
-        for tool in loaded.template.tools:
-            if tool not in tools.tools:
-                raise ConfigFileError(
-                    f"{config_dir}/prompts/{loaded.template.name}: tools: unknown tool {tool!r}"
-                )
+    check_tools_exist(templates, tools.tools, config_dir / "prompts")
     for workflow in workflows.workflows.values():
         for step_id, step in workflow.steps.items():
             where = f"{config_dir}/workflows/{workflow.name}: steps.{step_id}.params"

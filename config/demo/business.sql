@@ -12,7 +12,7 @@ INSERT INTO invoices (invoice_id, customer_id, amount_cents, currency, status, c
   ('INV-1004', 'CUS-101', 89900, 'USD', 'paid', 2, datetime('now', '-5 days')),  -- above the limit
   ('INV-1005', 'CUS-101', 1500, 'USD', 'void', 2, datetime('now', '-2 days'));   -- voided
 
-INSERT INTO orders (order_id, customer_id, status, carrier, tracking_number, updated_at) VALUES
-  ('ORD-5001', 'CUS-100', 'shipped', 'UPS', '1Z999AA10123456784', datetime('now', '-1 days')),
-  ('ORD-5002', 'CUS-100', 'processing', NULL, NULL, datetime('now', '-2 hours')),
-  ('ORD-5003', 'CUS-101', 'delivered', 'DHL', 'JD014600006281230', datetime('now', '-6 days'));
+INSERT INTO orders (order_id, customer_id, status, carrier, tracking_number, estimated_delivery, updated_at) VALUES
+  ('ORD-5001', 'CUS-100', 'shipped', 'UPS', '1Z999AA10123456784', date('now', '+2 days'), datetime('now', '-1 days')),
+  ('ORD-5002', 'CUS-100', 'processing', NULL, NULL, date('now', '+5 days'), datetime('now', '-2 hours')),
+  ('ORD-5003', 'CUS-101', 'delivered', 'DHL', 'JD014600006281230', NULL, datetime('now', '-6 days'));

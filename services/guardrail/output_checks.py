@@ -6,6 +6,7 @@ when it passes. Adding a check is one function and one `CHECKS` entry.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
@@ -41,11 +42,27 @@ def cites_sources(event: StepEvent) -> str | None:
     return None
 
 
+_REFUND_CLAIM = re.compile(
+    r"\b(i have|i've|we have|we've|has been|have been|was|were)\s+(issued\s+(a|the|your)\s+)?"
+    r"refund(ed)?\b|\brefund\s+(of\s+\S+\s+)?(has been|was|is being)\s+(issued|processed|sent)",
+    re.IGNORECASE,
+)
+
+
+def refund_claims_match_actions(event: StepEvent) -> str | None:
+    """An answer may say a refund was made only if a refund was actually issued."""
+    if not _REFUND_CLAIM.search(event.model_output.text):
+        return None
+    issued = [x for x in event.tool_exchanges if x.call.tool == "issue_refund" and x.ok]
+    return None if issued else "the answer claims a refund that was never issued"
+
+
 CHECKS: Mapping[str, Check] = {
     "not_empty": not_empty,
     "no_pii": no_pii,
     "cites_sources": cites_sources,
     "refund_within_policy": refund_within_policy,
+    "refund_claims_match_actions": refund_claims_match_actions,
 }
 
 

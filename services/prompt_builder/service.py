@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from services.prompt_builder.assembly import PromptParts, fit
-from services.prompt_builder.templates import LoadedTemplate, TemplateStore
+from services.prompt_builder.templates import LoadedTemplate, TemplateStore, check_tools_exist
 from shared.agent import answer_option, output_schema, tool_call_option
 from shared.config import ConduitSettings
 from shared.contracts import PromptMessage, PromptResult, StepEvent
@@ -63,17 +63,16 @@ class PromptStep:
         if template.output == "answer":
             return output_schema([], answer)
         offered = offerable_tools(self._catalog, template.tools, event)
-        return output_schema(
-            [tool_call_option(o.spec.name, o.json_schema()) for o in offered], answer
-        )
+        options = [tool_call_option(o.spec.name, o.json_schema()) for o in offered]
+        pending = {o.spec.name for o in offered} & set(template.answer_when_done)
+        may_answer = not pending
+        return output_schema(options, answer if may_answer else None)
 
 
 def build(settings: ConduitSettings) -> StepService:
     templates = TemplateStore(settings.config_dir / "prompts")
     catalog = load_tool_catalog(settings.config_dir)
-    for loaded in templates.all():
-        for tool in loaded.template.tools:
-            catalog.spec(tool)
+    check_tools_exist(templates, catalog.tools, settings.config_dir / "prompts")
     tokenizer = GgufTokenizer()
     step = PromptStep(templates, catalog, tokenizer)
     return StepService(name="prompt-builder", handle=step.handle)

@@ -7,6 +7,7 @@ so every event records exactly which text the model saw.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,9 @@ class PromptTemplate(BaseModel):
     label: str = ""
     output: Literal["agent", "answer"]
     tools: list[str] = Field(default_factory=list)
+    # The answer is offered only once none of these tools can still be called, so a small
+    # model cannot answer before the checks and actions the task needs have run.
+    answer_when_done: list[str] = Field(default_factory=list)
     system: str
     examples: list[Example] = Field(default_factory=list)
     max_prompt_tokens: int = Field(default=1500, ge=64)
@@ -87,3 +91,19 @@ class TemplateStore:
                 f"prompt template {name!r} has no version {pinned!r}; known: {sorted(versions)}"
             )
         return versions[int(pinned)]
+
+
+def check_tools_exist(store: TemplateStore, known_tools: Collection[str], directory: Path) -> None:
+    """Every tool a template names must be in the tool catalog."""
+    for loaded in store.all():
+        template = loaded.template
+        for field, names in (
+            ("tools", template.tools),
+            ("answer_when_done", template.answer_when_done),
+        ):
+            unknown = sorted(set(names) - set(known_tools))
+            if unknown:
+                raise ConfigFileError(
+                    f"{directory}/{template.name}/v{template.version}.yaml: "
+                    f"{field}: unknown tool(s) {unknown}"
+                )

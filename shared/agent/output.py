@@ -72,10 +72,13 @@ def answer_option(sources: Sequence[str], *, max_chars: int = 400) -> dict[str, 
 
 
 def output_schema(
-    tool_options: Sequence[Mapping[str, Any]], answer: Mapping[str, Any]
+    tool_options: Sequence[Mapping[str, Any]], answer: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    options = [*tool_options, answer]
-    return dict(answer) if len(options) == 1 else {"oneOf": options}
+    """One of the options; `answer=None` forces a tool call (at least one must be offered)."""
+    options = [*tool_options, *([answer] if answer is not None else [])]
+    if not options:
+        raise ValueError("an output schema needs at least one option")
+    return dict(options[0]) if len(options) == 1 else {"oneOf": options}
 
 
 def parse_output(text: str) -> AgentOutput:

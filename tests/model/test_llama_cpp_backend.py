@@ -49,7 +49,12 @@ ACTION_SCHEMA: dict[str, Any] = {
             "properties": {
                 "action": {"const": "answer"},
                 "text": {"type": "string", "maxLength": 200},
-                "sources": {"type": "array", "items": {"enum": SOURCES}, "minItems": 1, "maxItems": 2},
+                "sources": {
+                    "type": "array",
+                    "items": {"enum": SOURCES},
+                    "minItems": 1,
+                    "maxItems": 2,
+                },
             },
             "required": ["action", "text", "sources"],
         },
@@ -176,9 +181,7 @@ async def test_generate_does_not_block_the_event_loop(backend: LlamaCppBackend) 
             ticks.append(time.perf_counter())
             await asyncio.sleep(0.01)
 
-    request = GenerationRequest(
-        messages=_chat("Write a long story about a dragon."), max_tokens=64
-    )
+    request = GenerationRequest(messages=_chat("Write a long story about a dragon."), max_tokens=64)
     ticking = asyncio.create_task(ticker())
     await asyncio.sleep(0)
     started = time.perf_counter()

@@ -3,6 +3,7 @@ from typing import Any
 
 import pytest
 
+from services.guardrail.output_checks import refund_claims_match_actions
 from services.guardrail.service import build
 from shared.config import ConduitSettings
 from shared.contracts import (
@@ -256,3 +257,26 @@ async def test_answer_without_amounts_or_refunds_passes_the_refund_check() -> No
     findings = await _guard(_event(text="Invoice INV-1001 was paid."), "refund_within_policy")
 
     assert findings == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I have refunded the duplicate charge of 49.99 USD on invoice INV-1001.",
+        "Your refund of $49.99 has been issued.",
+        "The duplicate charge has been refunded to your card.",
+    ],
+)
+def test_an_answer_claiming_a_refund_that_was_never_issued_is_handed_off(answer: str) -> None:
+    event = StepEvent(model_output=ModelOutput(text=answer))
+    finding = refund_claims_match_actions(event)
+    assert finding is not None, f"{answer!r} claims a refund with none issued, but passed"
+
+
+def test_an_answer_explaining_why_no_refund_was_made_passes_the_claims_check() -> None:
+    event = StepEvent(
+        model_output=ModelOutput(
+            text="Invoice INV-1003 is outside the 60-day window, so it cannot be refunded."
+        )
+    )
+    assert refund_claims_match_actions(event) is None, "an explanation was taken for a claim"

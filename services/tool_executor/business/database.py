@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS orders (
   status TEXT NOT NULL,
   carrier TEXT,
   tracking_number TEXT,
+  estimated_delivery TEXT,
   updated_at TEXT NOT NULL
 );
 -- UNIQUE(idempotency_key) makes a refund and its key one fact: a rerun of the same call

@@ -16,5 +16,6 @@ def lookup_order(context: ToolContext, *, order_id: str) -> JsonObject:
         "status": row["status"],
         "carrier": row["carrier"],
         "tracking_number": row["tracking_number"],
+        "estimated_delivery": row["estimated_delivery"],
         "updated_at": row["updated_at"],
     }
