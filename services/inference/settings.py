@@ -14,7 +14,9 @@ class InferenceSettings(BaseSettings):
 
     backend: Literal["llama_cpp", "scripted"] = "llama_cpp"
     model_path: Path | None = None
-    n_threads: int = Field(default=2, ge=1)
+    # One thread: two collapse to a fraction of the speed as soon as another process
+    # (Kafka, a sibling service) wants the second core; prefill is only ~40% slower.
+    n_threads: int = Field(default=1, ge=1)
     n_ctx: int = Field(default=4096, ge=512)
     max_tokens: int = Field(default=160, ge=1)
     temperature: float = Field(default=0.3, ge=0.0, le=2.0)

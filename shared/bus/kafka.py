@@ -135,14 +135,24 @@ class KafkaListener:
     async def start(self) -> None:
         await ensure_topics(self._bootstrap, [self._topic], self._partitions)
         await self._consumer.start()
-        await self._consumer.topics()  # refreshes cluster metadata, including new topics
-        partitions = self._consumer.partitions_for_topic(self._topic) or {0}
-        assigned = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-        self._consumer.assign(assigned)
+        # Without a group, subscribing assigns every partition and follows metadata changes.
+        self._consumer.subscribe([self._topic])
+        assigned = await self._assignment()
         await self._consumer.seek_to_end(*assigned)
         for partition in assigned:
             await self._consumer.position(partition)
         self._task = asyncio.create_task(self._run())
+
+    async def _assignment(self, timeout_s: float = 30.0) -> list[TopicPartition]:
+        """A topic created a moment ago reaches the metadata a little later."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(self._consumer.assignment()) < self._partitions and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        assigned = sorted(self._consumer.assignment())
+        if not assigned:
+            raise TimeoutError(f"no partition of {self._topic} assigned after {timeout_s} s")
+        return assigned
 
     async def _run(self) -> None:
         async for record in self._consumer:

@@ -105,7 +105,7 @@ class MemoryBus:
     async def idle(self, *, poll_s: float = 0.01) -> None:
         """Wait until every consumer group has handled everything published so far."""
         # Polling keeps publish() free of bookkeeping; idle() is for demos and tests only.
-        while any(slot.pending for g in self._groups.values() for slot in g.partitions.values()):  # noqa: ASYNC110
+        while any(slot.pending for g in self._groups.values() for slot in g.partitions.values()):
             await asyncio.sleep(poll_s)
 
     async def start(self) -> None:

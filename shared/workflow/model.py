@@ -69,6 +69,12 @@ class Step(_Strict):
     def edges(self) -> list[Edge]:
         return [Edge(to=self.next)] if isinstance(self.next, str) else list(self.next)
 
+    def edge_field(self, step_id: str, index: int) -> str:
+        """Where edge `index` of this step is written in its file, for error messages."""
+        if isinstance(self.next, str):
+            return f"steps.{step_id}.next"
+        return f"steps.{step_id}.next.{index}"
+
 
 class Limits(_Strict):
     max_steps: int = Field(default=16, ge=1, le=200)
@@ -84,15 +90,17 @@ class Workflow(_Strict):
 
     @model_validator(mode="after")
     def _targets_exist(self) -> Workflow:
+        # Errors start with the field path: a model validator's own location is the top level.
         if self.start not in self.steps:
-            raise ValueError(f"start step {self.start!r} is not among steps")
+            raise ValueError(f"start: step {self.start!r} is not among steps")
         for step_id, step in self.steps.items():
             if step_id in RESERVED_TARGETS:
-                raise ValueError(f"step id {step_id!r} is reserved")
-            for edge in step.edges():
+                raise ValueError(f"steps.{step_id}: step id {step_id!r} is reserved")
+            for index, edge in enumerate(step.edges()):
                 target = edge.to
                 if target in RESERVED_TARGETS or target.startswith(WORKFLOW_PREFIX):
                     continue
                 if target not in self.steps:
-                    raise ValueError(f"step {step_id!r} routes to unknown step {target!r}")
+                    where = step.edge_field(step_id, index)
+                    raise ValueError(f"{where}: step {step_id!r} routes to unknown step {target!r}")
         return self

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.config.files import ConfigFileError, load_yaml_models
@@ -23,15 +23,22 @@ class WorkflowRegistry:
 
     workflows: Mapping[str, Workflow]
     entry: str = ENTRY_WORKFLOW
+    # The file each workflow was loaded from, so cross-file errors name it.
+    sources: Mapping[str, Path] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory: Path, *, known_intents: Iterable[str] = ()) -> WorkflowRegistry:
         by_name: dict[str, Workflow] = {}
+        sources: dict[str, Path] = {}
         for path, workflow in load_yaml_models(directory, Workflow).items():
             if workflow.name in by_name:
-                raise ConfigFileError(f"{path}: workflow {workflow.name!r} is defined twice")
+                raise ConfigFileError(
+                    f"{path}: name: workflow {workflow.name!r} is already defined in "
+                    f"{sources[workflow.name]}"
+                )
             by_name[workflow.name] = workflow
-        registry = cls(by_name)
+            sources[workflow.name] = path
+        registry = cls(by_name, sources=sources)
         registry.check(directory, set(known_intents))
         return registry
 
@@ -39,9 +46,10 @@ class WorkflowRegistry:
         if self.entry not in self.workflows:
             raise ConfigFileError(f"{directory}: the entry workflow {self.entry!r} is missing")
         for workflow in self.workflows.values():
+            path = self.sources.get(workflow.name, directory / f"{workflow.name}.yaml")
             for step_id, step in workflow.steps.items():
                 for index, edge in enumerate(step.edges()):
-                    where = f"{directory}/{workflow.name}: steps.{step_id}.next.{index}"
+                    where = f"{path}: {step.edge_field(step_id, index)}"
                     target = edge.to.removeprefix(WORKFLOW_PREFIX)
                     if edge.to.startswith(WORKFLOW_PREFIX) and target not in self.workflows:
                         raise ConfigFileError(f"{where}: unknown workflow {target!r}")

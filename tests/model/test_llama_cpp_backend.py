@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -87,7 +88,7 @@ def _chat(user: str, system: str = "You are a concise billing assistant.") -> li
 def _assert_obeys_action_schema(generation: Generation) -> None:
     assert generation.finish_reason == "stop", generation
     payload = json.loads(generation.text)
-    assert list(payload)[0] == "action"
+    assert next(iter(payload)) == "action"
     if payload["action"] == "call_tool":
         assert set(payload) == {"action", "tool", "arguments"}
         assert payload["tool"] in TOOLS
@@ -191,6 +192,6 @@ async def test_generate_does_not_block_the_event_loop(backend: LlamaCppBackend) 
 
     assert generation.output_tokens == 64
     assert elapsed > 0.1
-    gaps = [later - earlier for earlier, later in zip(ticks, ticks[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ticks)]
     assert len(ticks) >= elapsed / 0.01 / 3
     assert max(gaps) < 0.1

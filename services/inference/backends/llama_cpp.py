@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import llama_cpp as llama_lib
-from llama_cpp import Llama, LlamaGrammar
-from llama_cpp.llama_grammar import json_schema_to_gbnf
+from llama_cpp import Llama
+from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 from llama_cpp.llama_types import ChatCompletionRequestMessage, CreateChatCompletionResponse
 
 from services.inference.backends.base import Generation, GenerationRequest
@@ -101,8 +101,8 @@ class LlamaCppBackend:
 
     def _warm_up(self) -> None:
         llama = self._load()
-        llama.reset()
-        llama.eval([llama.token_bos()])
+        if llama.n_tokens == 0:
+            llama.eval([llama.token_bos()])
 
     def _unload(self) -> None:
         if self._llama is not None:
@@ -156,7 +156,7 @@ def schema_to_gbnf(schema_json: str) -> str:
         space ::= " "?
     """
     try:
-        gbnf = json_schema_to_gbnf(schema_json)
+        gbnf = str(json_schema_to_gbnf(schema_json))
     except Exception as exc:
         raise SchemaNotSupportedError(f"cannot convert JSON schema to a grammar: {exc}") from exc
     return gbnf.replace(_LOOSE_CHAR_RULE, _JSON_CHAR_RULE)

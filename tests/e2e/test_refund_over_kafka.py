@@ -1,0 +1,177 @@
+"""The refund conversation across six OS processes over the real Kafka broker.
+
+The model is the deterministic scripted stand-in (`CONDUIT_INFERENCE_BACKEND=scripted`):
+these tests check orchestration and delivery, not language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from conduit.stack import ServiceProcesses
+from services.retrieval.index import VectorIndex
+from services.retrieval.knowledge import document_events_from_dir
+from shared.bus import BusMessage, Topics
+from shared.bus.kafka import KafkaBus
+from shared.client import ConduitClient
+from shared.config import repo_root
+from shared.contracts import Response, StepEvent
+from shared.testing import KafkaServer
+
+pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(300)]
+
+REFUND_MESSAGE = "I was charged twice for invoice INV-1001, please refund me"
+STARTUP_TIMEOUT_S = 120.0
+
+
+@pytest.fixture
+def topics() -> Topics:
+    return Topics(f"e2e{int(time.time() * 1000)}")
+
+
+@pytest.fixture
+def stack(kafka_server: KafkaServer, tmp_path: Path, topics: Topics) -> Iterator[ServiceProcesses]:
+    processes = ServiceProcesses(
+        bootstrap=kafka_server.bootstrap_servers,
+        data_dir=tmp_path,
+        env={"CONDUIT_INFERENCE_BACKEND": "scripted", "CONDUIT_TOPIC_PREFIX": topics.prefix},
+    )
+    processes.start_all()
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture
+async def client(kafka_server: KafkaServer, topics: Topics) -> AsyncIterator[ConduitClient]:
+    bus = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-client")
+    conduit = ConduitClient(bus, topics)
+    await bus.start()
+    await conduit.start()
+    try:
+        yield conduit
+    finally:
+        await conduit.close()
+        await bus.stop()
+
+
+async def _load_knowledge(client: ConduitClient, data_dir: Path) -> None:
+    documents = document_events_from_dir(repo_root() / "config" / "knowledge", "default")
+    for document in documents:
+        await client.publish_document(document)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        index = VectorIndex(data_dir / "retrieval")
+        if all(index.document_version("default", d.document_id) for d in documents):
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError("the retrieval service did not index the knowledge base in time")
+
+
+def _payments_for(data_dir: Path, invoice_id: str) -> list[tuple[str, int]]:
+    with sqlite3.connect(data_dir / "tool-executor" / "business.sqlite3") as db:
+        return db.execute(
+            "SELECT idempotency_key, amount_cents FROM payments WHERE invoice_id = ?",
+            (invoice_id,),
+        ).fetchall()
+
+
+def _describe(stack: ServiceProcesses) -> str:
+    return "\n".join(f"--- {name}\n{stack.log(name)[-3000:]}" for name in stack.alive())
+
+
+async def test_refund_is_paid_once_even_when_the_refund_step_is_delivered_twice(
+    stack: ServiceProcesses,
+    client: ConduitClient,
+    kafka_server: KafkaServer,
+    topics: Topics,
+    tmp_path: Path,
+) -> None:
+    await _load_knowledge(client, tmp_path)
+    duplicated: list[bytes] = []
+    bus = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-duplicator")
+    await bus.start()
+
+    async def duplicate_refund_step(message: BusMessage) -> None:
+        event = StepEvent.FromString(message.value)
+        calls = [c.tool for c in event.model_output.tool_calls]
+        if "issue_refund" in calls and not duplicated:
+            duplicated.append(message.value)
+            await bus.publish(
+                message.topic, message.value, key=event.envelope.session_id, headers=message.headers
+            )
+
+    tap = await bus.listen(topics.step("tool-executor"), duplicate_refund_step)
+    second_responses: list[Response] = []
+
+    async def collect(message: BusMessage) -> None:
+        second_responses.append(Response.FromString(message.value))
+
+    responses_tap = await bus.listen(topics.responses, collect)
+    try:
+        response = await client.ask(
+            REFUND_MESSAGE, session_id="e2e-refund", timeout_s=STARTUP_TIMEOUT_S
+        )
+        deadline = time.monotonic() + 60
+        while len(second_responses) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+    finally:
+        await tap.close()
+        await responses_tap.close()
+        await bus.stop()
+
+    assert response.HasField("answer"), f"no answer: {response}\n{_describe(stack)}"
+    tools = [x.call.tool for x in response.tool_exchanges]
+    assert tools == ["lookup_invoice", "check_refund_policy", "issue_refund"], tools
+    assert duplicated, "the issue_refund step event was never seen, so never duplicated"
+    payments = _payments_for(tmp_path, "INV-1001")
+    assert len(payments) == 1, f"expected exactly one payment, ledger holds {payments}"
+    assert payments[0][1] == 4999, f"refund amount should be the duplicate charge: {payments}"
+    replays = [
+        x.replayed
+        for r in second_responses
+        for x in r.tool_exchanges
+        if x.call.tool == "issue_refund"
+    ]
+    assert True in replays, (
+        f"the redelivered refund call was not answered from the ledger: {replays}"
+    )
+
+
+async def test_a_malformed_event_is_dead_lettered_and_the_pipeline_keeps_serving(
+    stack: ServiceProcesses,
+    client: ConduitClient,
+    kafka_server: KafkaServer,
+    topics: Topics,
+) -> None:
+    bus = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-poison")
+    await bus.start()
+    dead: list[BusMessage] = []
+
+    async def collect(message: BusMessage) -> None:
+        dead.append(message)
+
+    tap = await bus.listen(topics.deadletter, collect)
+    try:
+        await bus.publish(topics.ingest, b"\xff\x00 not a protobuf", key="poison", headers={})
+        response = await client.ask(
+            "Where is my order ORD-5001?", session_id="after-poison", timeout_s=STARTUP_TIMEOUT_S
+        )
+        deadline = time.monotonic() + 30
+        while not dead and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+    finally:
+        await tap.close()
+        await bus.stop()
+    assert dead, f"the malformed event never reached the dead-letter topic\n{_describe(stack)}"
+    assert "undecodable" in dead[0].headers.get("conduit-dlq-reason", ""), dead[0].headers
+    assert dead[0].headers.get("conduit-dlq-service") == "guardrail", dead[0].headers
+    assert response.HasField("answer"), f"the request after the poison failed: {response}"
+    assert all(stack.alive().values()), f"a service died: {stack.alive()}"
