@@ -21,7 +21,7 @@ def validate_config(config_dir: Path) -> str:
     check_tools_exist(templates, tools.tools, config_dir / "prompts")
     for workflow in workflows.workflows.values():
         for step_id, step in workflow.steps.items():
-            where = f"{config_dir}/workflows/{workflow.name}: steps.{step_id}.params"
+            where = f"{workflows.sources.get(workflow.name, config_dir)}: steps.{step_id}.params"
             template = step.params.get("template")
             if step.service == "prompt-builder":
                 try:
