@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` measures the request pipeline embedded and over real Kafka."""

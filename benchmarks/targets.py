@@ -1,0 +1,96 @@
+"""The two deployments under test, each yielding a client with the knowledge base indexed.
+
+Both use the deterministic scripted stand-in model, so figures are orchestration, the
+real MiniLM embedding, retrieval and SQLite tool work, with zero model latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from conduit.embedded import EmbeddedConduit
+from conduit.stack import ServiceProcesses
+from services.retrieval.index import VectorIndex
+from services.retrieval.knowledge import document_events_from_dir
+from shared.bus import Topics
+from shared.bus.kafka import KafkaBus
+from shared.client import ConduitClient
+from shared.config import ConduitSettings
+from shared.testing import KafkaServer
+
+SCRIPTED_MODEL_ENV = {"CONDUIT_INFERENCE_BACKEND": "scripted"}
+TENANT = "default"
+
+Target = Callable[[Path, float], AbstractAsyncContextManager[ConduitClient]]
+
+
+def fresh_prefix() -> str:
+    """A topic prefix no earlier run used, so no stale records are replayed."""
+    return f"bench{time.time_ns()}"
+
+
+@asynccontextmanager
+async def embedded(data_dir: Path, startup_timeout_s: float) -> AsyncIterator[ConduitClient]:
+    """All six services in this process over the in-memory bus.
+
+    The inference service reads its backend from the environment when built: the caller
+    sets `SCRIPTED_MODEL_ENV` in `os.environ` first.
+    """
+    settings = ConduitSettings(data_dir=data_dir, topic_prefix=fresh_prefix())
+    async with EmbeddedConduit(settings) as conduit:
+        await asyncio.wait_for(
+            conduit.load_knowledge(settings.config_dir / "knowledge", TENANT), startup_timeout_s
+        )
+        yield conduit.client
+
+
+@asynccontextmanager
+async def kafka(data_dir: Path, startup_timeout_s: float) -> AsyncIterator[ConduitClient]:
+    """Six service processes against a throwaway loopback broker started here."""
+    topics = Topics(fresh_prefix())
+    async with AsyncExitStack() as cleanup:
+        server = KafkaServer()
+        cleanup.callback(server.close)
+        await asyncio.to_thread(server.start)
+        stack = ServiceProcesses(
+            bootstrap=server.bootstrap_servers,
+            data_dir=data_dir,
+            env={**SCRIPTED_MODEL_ENV, "CONDUIT_TOPIC_PREFIX": topics.prefix},
+        )
+        cleanup.callback(stack.stop_all)
+        stack.start_all()
+        bus = KafkaBus(server.bootstrap_servers, client_id="bench-client")
+        await bus.start()
+        cleanup.push_async_callback(bus.stop)
+        client = ConduitClient(bus, topics)
+        await client.start()
+        cleanup.push_async_callback(client.close)
+        await _load_knowledge(client, stack, data_dir, startup_timeout_s)
+        yield client
+
+
+async def _load_knowledge(
+    client: ConduitClient, stack: ServiceProcesses, data_dir: Path, timeout_s: float
+) -> None:
+    """Publish the knowledge base and wait until the retrieval process has indexed it all."""
+    documents = document_events_from_dir(ConduitSettings().config_dir / "knowledge", TENANT)
+    for document in documents:
+        await client.publish_document(document)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        dead = [name for name, alive in stack.alive().items() if not alive]
+        if dead:
+            logs = "\n".join(f"--- {name}\n{stack.log(name)[-2000:]}" for name in dead)
+            raise RuntimeError(f"service processes died during start-up: {dead}\n{logs}")
+        index = VectorIndex(data_dir / "retrieval")
+        if all(index.document_version(TENANT, d.document_id) for d in documents):
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"the knowledge base was not indexed within {timeout_s} s")
+
+
+TARGETS: dict[str, Target] = {"embedded": embedded, "kafka": kafka}
