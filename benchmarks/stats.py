@@ -42,6 +42,11 @@ class Sample:
         """Client-measured time not spent inside any step: transport and queueing."""
         return self.end_to_end_us - self.steps_us
 
+    @property
+    def hops(self) -> int:
+        """Bus crossings: client to the first step, between steps, last step to client."""
+        return len(self.steps) + 1
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """Linear interpolation between closest ranks, `q` in [0, 100]."""
@@ -54,7 +59,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
 
 
-def spread_ms(values_us: Iterable[int], quantiles: Sequence[int] = (50, 95, 99)) -> dict[str, float]:
+def spread_ms(
+    values_us: Iterable[int], quantiles: Sequence[int] = (50, 95, 99)
+) -> dict[str, float]:
     """`{"p50": .., "p95": .., "p99": ..}` in milliseconds, rounded to microseconds."""
     values = [v / 1000 for v in values_us]
     return {f"p{q}": round(percentile(values, q), 3) for q in quantiles}
@@ -81,12 +88,16 @@ def summarize(samples: Sequence[Sample], *, wall_s: float) -> dict[str, object]:
     workflows = dict.fromkeys(s.workflow for s in answered)
     return {
         "requests": len(samples),
+        "answered": len(answered),
         "wall_s": round(wall_s, 3),
         "throughput_rps": round(len(answered) / wall_s, 2) if wall_s > 0 else 0.0,
         "outcomes": outcomes,
         "end_to_end_ms": spread_ms(s.end_to_end_us for s in answered),
         "steps_sum_ms": spread_ms((s.steps_us for s in answered), (50, 95)),
         "bus_overhead_ms": spread_ms((s.bus_overhead_us for s in answered), (50, 95)),
+        "bus_overhead_per_hop_ms": spread_ms(
+            (s.bus_overhead_us // s.hops for s in answered), (50, 95)
+        ),
         "workflows": {
             name: {
                 "count": sum(1 for s in answered if s.workflow == name),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from conduit.embedded import EmbeddedConduit
 from conduit.stack import ServiceProcesses
+from services.catalog import SERVICE_NAMES
 from services.retrieval.index import VectorIndex
 from services.retrieval.knowledge import document_events_from_dir
 from shared.bus import Topics
@@ -56,6 +57,12 @@ async def kafka(data_dir: Path, startup_timeout_s: float) -> AsyncIterator[Condu
         server = KafkaServer()
         cleanup.callback(server.close)
         await asyncio.to_thread(server.start)
+        # Up front, so no process races the broker's auto-creation with its own partitions.
+        await asyncio.to_thread(
+            server.create_topics,
+            topics.all_for(list(SERVICE_NAMES)),
+            ConduitSettings().kafka_partitions,
+        )
         stack = ServiceProcesses(
             bootstrap=server.bootstrap_servers,
             data_dir=data_dir,

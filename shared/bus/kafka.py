@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -18,6 +19,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 
 from shared.bus.base import BusMessage, Handler
 
@@ -76,6 +78,7 @@ class KafkaBus:
             group_id=group,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
+            decoder=_raw_body,
         )
         subscriber(consume)
 
@@ -163,6 +166,12 @@ class KafkaListener:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self._consumer.stop()
+
+
+async def _raw_body(message: StreamMessage[Any]) -> bytes:
+    """Hand the bytes over untouched: FastStream would otherwise parse any body that looks
+    like JSON, and a foreign record could then fail before our handler sees it."""
+    return message.body
 
 
 def _from_record(record: ConsumerRecord[bytes, bytes]) -> BusMessage:

@@ -1,0 +1,100 @@
+"""The Kafka transport's delivery guarantees, against the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from shared.bus import BusMessage
+from shared.bus.kafka import KafkaBus
+from shared.testing import KafkaServer
+
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(120)]
+
+
+def _topic(name: str) -> str:
+    return f"bus-{name}-{time.time_ns()}"
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 45.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+async def _consume(
+    kafka: KafkaServer, topic: str, group: str, handle: Callable[[BusMessage], Awaitable[None]]
+) -> KafkaBus:
+    bus = KafkaBus(
+        kafka.bootstrap_servers, client_id=group, redelivery_delay_s=0.05, topics_to_create=[topic]
+    )
+    bus.subscribe([topic], group=group, handler=handle)
+    await bus.start()
+    return bus
+
+
+async def test_a_failing_handler_gets_the_same_message_again(kafka_server: KafkaServer) -> None:
+    topic = _topic("redeliver")
+    seen: list[bytes] = []
+
+    async def fail_once(message: BusMessage) -> None:
+        seen.append(message.value)
+        if len(seen) == 1:
+            raise RuntimeError("transient failure")
+
+    bus = await _consume(kafka_server, topic, "g-redeliver", fail_once)
+    try:
+        await bus.publish(topic, b"refund-1", key="s1", headers={"h": "v"})
+        await _until(lambda: len(seen) >= 2)
+    finally:
+        await bus.stop()
+    assert seen[:2] == [b"refund-1", b"refund-1"], f"expected a redelivery, saw {seen}"
+
+
+async def test_a_message_whose_handler_never_finished_is_delivered_to_the_next_consumer(
+    kafka_server: KafkaServer,
+) -> None:
+    topic = _topic("crash")
+    started = asyncio.Event()
+
+    async def hang(message: BusMessage) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    first = await _consume(kafka_server, topic, "g-crash", hang)
+    await first.publish(topic, b"order-7", key="s7", headers={})
+    await asyncio.wait_for(started.wait(), 45)
+    await first.stop()  # the handler never returned, so the offset was never committed
+
+    received: list[bytes] = []
+
+    async def record(message: BusMessage) -> None:
+        received.append(message.value)
+
+    second = await _consume(kafka_server, topic, "g-crash", record)
+    try:
+        await _until(lambda: bool(received))
+    finally:
+        await second.stop()
+    assert received == [b"order-7"], f"the uncommitted message was lost: {received}"
+
+
+async def test_messages_of_one_key_arrive_in_publish_order(kafka_server: KafkaServer) -> None:
+    topic = _topic("order")
+    received: list[bytes] = []
+
+    async def record(message: BusMessage) -> None:
+        received.append(message.value)
+
+    bus = await _consume(kafka_server, topic, "g-order", record)
+    try:
+        for number in range(20):
+            await bus.publish(topic, str(number).encode(), key="one-session", headers={})
+        await _until(lambda: len(received) >= 20)
+    finally:
+        await bus.stop()
+    assert received == [str(n).encode() for n in range(20)], received
