@@ -1,1 +1,2 @@
-"""Benchmarks: `make bench` measures the request pipeline embedded and over real Kafka."""
+"""Benchmarks: `make bench` times the request pipeline (`benchmarks.pipeline`) embedded and
+over real Kafka; `benchmarks.model_quality` scores the real local model."""

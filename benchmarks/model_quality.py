@@ -14,9 +14,9 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from conduit.demo import CONVERSATIONS
 from conduit.embedded import EmbeddedConduit
 from conduit.report import outcome_of
 from services.inference.backends import GenerationRequest, LlamaCppBackend
@@ -78,18 +78,11 @@ def judge_product(response: Response, data_dir: Path) -> list[str]:
     return problems
 
 
-@dataclass(frozen=True)
-class Case:
-    name: str
-    message: str
-    judge: Judge
-
-
-CASES = (
-    Case("refund", "I was charged twice for invoice INV-1001, please refund me", judge_refund),
-    Case("order status", "Hi, where is my order ORD-5001? It has been a week.", judge_order),
-    Case("product question", "How long is the warranty and what does it cover?", judge_product),
-)
+JUDGES: dict[str, Judge] = {
+    "refund": judge_refund,
+    "order_status": judge_order,
+    "product_question": judge_product,
+}
 
 
 async def run_round(number: int) -> dict[str, list[str]]:
@@ -99,11 +92,11 @@ async def run_round(number: int) -> dict[str, list[str]]:
         results = {}
         async with EmbeddedConduit(settings) as conduit:
             await conduit.load_knowledge(settings.config_dir / "knowledge")
-            for case in CASES:
+            for conversation in CONVERSATIONS:
                 response = await conduit.client.ask(
-                    case.message, session_id=f"q{number}", timeout_s=300
+                    conversation.text, session_id=f"q{number}", timeout_s=300
                 )
-                results[case.name] = case.judge(response, data_dir)
+                results[conversation.workflow] = JUDGES[conversation.workflow](response, data_dir)
         return results
 
 
@@ -158,8 +151,8 @@ def main() -> None:
         f"tokens, generation {speed['generation_tokens_per_s']:.0f} tok/s, "
         f"{speed['n_threads']} thread(s)"
     )
-    correct = {case.name: 0 for case in CASES}
-    failures: dict[str, list[str]] = {case.name: [] for case in CASES}
+    correct = dict.fromkeys(JUDGES, 0)
+    failures: dict[str, list[str]] = {name: [] for name in JUDGES}
     started = time.perf_counter()
     for number in range(1, args.runs + 1):
         for name, problems in asyncio.run(run_round(number)).items():

@@ -16,14 +16,21 @@ from shared.config import ConduitSettings
 
 @dataclass(frozen=True)
 class Conversation:
+    """One sample conversation; the benchmarks replay the same ones."""
+
     title: str
-    message: str
+    workflow: str
+    text: str
 
 
 CONVERSATIONS = (
-    Conversation("Refund", "I was charged twice for invoice INV-1001, please refund me"),
-    Conversation("Order status", "Hi, where is my order ORD-5001? It has been a week."),
-    Conversation("Product question", "How long is the warranty and what does it cover?"),
+    Conversation("Refund", "refund", "I was charged twice for invoice INV-1001, please refund me"),
+    Conversation(
+        "Order status", "order_status", "Hi, where is my order ORD-5001? It has been a week."
+    ),
+    Conversation(
+        "Product question", "product_question", "How long is the warranty and what does it cover?"
+    ),
 )
 
 
@@ -37,8 +44,8 @@ async def run_demo(settings: ConduitSettings) -> None:
             f"indexed {count} documents through the document-ingest topic"
         )
         for number, conversation in enumerate(CONVERSATIONS, start=1):
-            print(f"\n=== {number}. {conversation.title} ===\ncustomer: {conversation.message}")
-            response = await conduit.client.ask(conversation.message, session_id=f"demo-{number}")
+            print(f"\n=== {number}. {conversation.title} ===\ncustomer: {conversation.text}")
+            response = await conduit.client.ask(conversation.text, session_id=f"demo-{number}")
             print(render_response(response))
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s")
 
