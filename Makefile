@@ -16,6 +16,7 @@ demo: setup
 test: setup kafka
 	$(PYTHON) scripts/gen_proto.py --check
 	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy shared services conduit benchmarks tests
 	$(PYTHON) -m pytest
 
 test-unit: setup
@@ -24,6 +25,7 @@ test-unit: setup
 lint: setup
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy shared services conduit benchmarks tests
 	$(PYTHON) scripts/gen_proto.py --check
 
 format: setup

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -59,7 +59,8 @@ class KafkaBus:
         delay = self._redelivery_delay_s
 
         async def consume(body: bytes, message: KafkaMessage) -> None:
-            record = message.raw_message
+            # The union's tuple arm is for batch subscribers; this one gets a single record.
+            record = cast("ConsumerRecord[bytes, bytes]", message.raw_message)
             delivered = _from_record(record)
             try:
                 await handler(delivered)

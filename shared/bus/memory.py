@@ -89,7 +89,7 @@ class MemoryBus:
             offset=offset,
         )
         for listener in list(self._listeners[topic]):
-            self._tasks.append(asyncio.create_task(listener(message)))
+            self._tasks.append(asyncio.create_task(_deliver(listener, message)))
         receivers = [g for g in self._groups.values() if topic in g.topics]
         if not receivers:
             self._backlog[topic].append(message)
@@ -143,3 +143,8 @@ class MemoryBus:
                 await asyncio.sleep(self._redelivery_delay_s)
                 continue
             slot.pending.popleft()
+
+
+async def _deliver(handler: Handler, message: BusMessage) -> None:
+    # create_task needs a coroutine, while a Handler may return any awaitable.
+    await handler(message)

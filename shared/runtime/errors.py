@@ -8,7 +8,7 @@ from shared.contracts import ErrorCode
 class StepError(Exception):
     """A permanent, expected failure: retrying cannot help, the caller gets `code`."""
 
-    code: ErrorCode.ValueType = ErrorCode.ERROR_CODE_INTERNAL
+    code: ErrorCode = ErrorCode.ERROR_CODE_INTERNAL
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -46,7 +46,7 @@ def finish_response(event: StepEvent, finish: Finish) -> Response:
 
 
 def error_response(
-    event: StepEvent, code: ErrorCode.ValueType, message: str, *, service: str, step: str
+    event: StepEvent, code: ErrorCode, message: str, *, service: str, step: str
 ) -> Response:
     response = _base(event)
     response.error.CopyFrom(Error(code=code, message=message, service=service, step=step))

@@ -197,9 +197,7 @@ class StepRunner:
             outcome="ok",
         )
 
-    async def _fail(
-        self, event: StepEvent, code: ErrorCode.ValueType, message: str, call: StepCall
-    ) -> None:
+    async def _fail(self, event: StepEvent, code: ErrorCode, message: str, call: StepCall) -> None:
         await self._publish_response(
             error_response(event, code, message, service=self._service.name, step=call.step_id)
         )

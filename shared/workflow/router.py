@@ -49,7 +49,7 @@ class Finish:
 class Stop:
     """The request must end with a typed error."""
 
-    code: ErrorCode.ValueType
+    code: ErrorCode
     message: str
 
 

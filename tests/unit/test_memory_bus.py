@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from shared.bus import BusMessage, MemoryBus
+from shared.bus import BusMessage, Handler, MemoryBus
 
 PARTITIONS = 3
 WAIT_S = 2.0
@@ -121,7 +121,7 @@ async def test_a_failing_message_is_redelivered_and_holds_back_its_partition(
 async def test_every_consumer_group_gets_every_message(bus: MemoryBus) -> None:
     received: dict[str, list[str]] = {"a": [], "b": []}
 
-    def recorder(group: str):
+    def recorder(group: str) -> Handler:
         async def handle(message: BusMessage) -> None:
             received[group].append(message.value.decode())
 

@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pytest
@@ -86,8 +87,13 @@ def test_single_string_instead_of_sequence_is_rejected() -> None:
         MiniLMEmbedder().embed("please refund me")
 
 
+class _SizeArguments(TypedDict, total=False):
+    max_tokens: int
+    batch_size: int
+
+
 @pytest.mark.parametrize("kwargs", [{"max_tokens": 1}, {"max_tokens": 513}, {"batch_size": 0}])
-def test_invalid_constructor_arguments_are_rejected(kwargs: dict[str, int]) -> None:
+def test_invalid_constructor_arguments_are_rejected(kwargs: _SizeArguments) -> None:
     with pytest.raises(ValueError, match="must be"):
         MiniLMEmbedder(**kwargs)
 
