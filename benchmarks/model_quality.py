@@ -101,6 +101,7 @@ async def run_round(number: int) -> dict[str, list[str]]:
 
 
 def measure_speed() -> dict[str, float]:
+    """Prefill on a fresh prompt, then generation on the same (now cached) prompt."""
     settings = InferenceSettings()
     backend = LlamaCppBackend(n_threads=settings.n_threads)
     backend.warm_up()
@@ -108,35 +109,23 @@ def measure_speed() -> dict[str, float]:
         ChatMessage(role="system", content="You are a helpful assistant."),
         ChatMessage(
             role="user",
-            content="Explain in detail how refunds of duplicate "
-            "card charges work, step by step. " * 8,
+            content="Explain in detail, step by step, how refunds of "
+            "duplicate card charges work. " * 8,
         ),
     ]
     started = time.perf_counter()
-    generation = asyncio.run(
-        backend.generate(GenerationRequest(messages=prompt, max_tokens=128, seed=1))
-    )
-    total_s = time.perf_counter() - started
-    # A different prompt of similar length: the same one would hit llama.cpp's prefix cache.
-    fresh = [
-        prompt[0],
-        ChatMessage(
-            role="user",
-            content="Describe, step by step and in "
-            "detail, how a duplicate card charge gets refunded. " * 8,
-        ),
-    ]
-    started = time.perf_counter()
-    prefill = asyncio.run(backend.generate(GenerationRequest(messages=fresh, max_tokens=1, seed=1)))
+    prefill = asyncio.run(backend.generate(GenerationRequest(messages=prompt, max_tokens=1)))
     prefill_s = time.perf_counter() - started
-    total_s -= prefill_s * generation.input_tokens / prefill.input_tokens
+    started = time.perf_counter()
+    generation = asyncio.run(backend.generate(GenerationRequest(messages=prompt, max_tokens=128)))
+    generation_s = time.perf_counter() - started
     backend.close()
     return {
         "n_threads": settings.n_threads,
-        "prompt_tokens": generation.input_tokens,
-        "prefill_tokens_per_s": generation.input_tokens / prefill_s,
+        "prompt_tokens": prefill.input_tokens,
+        "prefill_tokens_per_s": prefill.input_tokens / prefill_s,
         "output_tokens": generation.output_tokens,
-        "generation_tokens_per_s": generation.output_tokens / max(total_s - prefill_s, 1e-6),
+        "generation_tokens_per_s": generation.output_tokens / generation_s,
     }
 
 
@@ -148,7 +137,8 @@ def main() -> None:
     print(
         "model speed (SmolLM2-135M-Instruct Q4_1, llama.cpp, CPU): "
         f"prefill {speed['prefill_tokens_per_s']:.0f} tok/s over {speed['prompt_tokens']} "
-        f"tokens, generation {speed['generation_tokens_per_s']:.0f} tok/s, "
+        f"tokens, generation {speed['generation_tokens_per_s']:.0f} tok/s over "
+        f"{speed['output_tokens']} tokens, "
         f"{speed['n_threads']} thread(s)"
     )
     correct = dict.fromkeys(JUDGES, 0)
