@@ -15,32 +15,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from shared.contracts import StepEvent, ToolExchange
+from shared.text import find_money
 
 POLICY_TOOL = "check_refund_policy"
 REFUND_TOOL = "issue_refund"
-
-_MONEY = re.compile(
-    r"(?:[$€£]\s?|\b(?:USD|EUR|GBP)\s?)(?P<prefixed>\d{1,3}(?:,\d{3})+|\d+)(?P<prefixed_cents>\.\d{1,2})?"
-    r"|\b(?P<suffixed>\d{1,3}(?:,\d{3})+|\d+)(?P<suffixed_cents>\.\d{1,2})?"
-    r"\s?(?:USD|EUR|GBP|dollars?|euros?|pounds?)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True, slots=True)
 class _Refund:
     invoice_id: str
     amount: Decimal | None
-
-
-def money_amounts(text: str) -> list[tuple[str, Decimal]]:
-    """Money amounts written in `text`, as (as written, value): `$1,200.50` → 1200.50."""
-    amounts = []
-    for match in _MONEY.finditer(text):
-        whole = match["prefixed"] or match["suffixed"]
-        cents = match["prefixed_cents"] or match["suffixed_cents"] or ""
-        amounts.append((match.group(), Decimal(whole.replace(",", "") + cents)))
-    return amounts
 
 
 def _json_object(raw: str) -> dict[str, Any]:
@@ -106,20 +90,20 @@ def _refund_violations(
 
 
 def _answer_violations(text: str, limits: dict[str, Decimal]) -> Iterator[str]:
-    amounts = money_amounts(text)
-    if not amounts:
+    mentions = find_money(text)
+    if not mentions:
         return
     if not limits:
-        written = ", ".join(as_written for as_written, _ in amounts)
+        written = ", ".join(mention.written for mention in mentions)
         yield f"the answer mentions {written} without a passing refund-policy check"
         return
     # An amount cannot be tied to an invoice reliably: the invoices the answer names set the
     # ceiling, or every checked invoice when it names none.
     named = [limit for invoice_id, limit in limits.items() if _names(text, invoice_id)]
     ceiling = max(named or limits.values())
-    for as_written, amount in amounts:
-        if amount > ceiling:
-            yield f"the answer mentions {as_written}, above the refundable {ceiling}"
+    for mention in mentions:
+        if mention.amount > ceiling:
+            yield f"the answer mentions {mention.written}, above the refundable {ceiling}"
 
 
 def refund_within_policy(event: StepEvent) -> str | None:

@@ -7,7 +7,8 @@ import yaml
 from services.catalog import SERVICE_NAMES
 from shared.config import repo_root
 
-SCHEMA = repo_root().parent / "shared" / "schemas" / "skaffold-v4beta13.json"
+# A copy of the published skaffold/v4beta13 JSON schema, kept with the tests.
+SCHEMA = repo_root() / "tests" / "data" / "schemas" / "skaffold-v4beta13.json"
 
 
 def _config() -> dict[str, Any]:
