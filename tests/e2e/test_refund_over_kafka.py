@@ -7,7 +7,9 @@ these tests check orchestration and delivery, not language.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -175,3 +177,32 @@ async def test_a_malformed_event_is_dead_lettered_and_the_pipeline_keeps_serving
     assert dead[0].headers.get("conduit-dlq-service") == "guardrail", dead[0].headers
     assert response.HasField("answer"), f"the request after the poison failed: {response}"
     assert all(stack.alive().values()), f"a service died: {stack.alive()}"
+
+
+async def test_the_cli_asks_over_kafka_and_prints_the_answer(
+    stack: ServiceProcesses, kafka_server: KafkaServer, topics: Topics
+) -> None:
+    env = {
+        **os.environ,
+        "CONDUIT_BUS": "kafka",
+        "CONDUIT_KAFKA_BOOTSTRAP": kafka_server.bootstrap_servers,
+        "CONDUIT_TOPIC_PREFIX": topics.prefix,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "conduit",
+        "ask",
+        "Where is my order ORD-5001?",
+        "--timeout",
+        str(STARTUP_TIMEOUT_S),
+        cwd=repo_root(),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), STARTUP_TIMEOUT_S + 30)
+    text = output.decode(errors="replace")
+    assert process.returncode == 0, f"conduit ask failed:\n{text}\n{_describe(stack)}"
+    assert "outcome:  answer" in text, text
+    assert "lookup_order(order_id='ORD-5001')" in text, text
