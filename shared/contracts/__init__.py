@@ -33,7 +33,7 @@ from shared.contracts._generated.conduit.v1.events_pb2 import (
     Verdict,
     WorkflowPosition,
 )
-from shared.contracts.envelopes import SCHEMA_VERSION, new_envelope, new_id, now_ms
+from shared.contracts.envelopes import SCHEMA_VERSION, derived_id, new_envelope, new_id, now_ms
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -65,6 +65,7 @@ __all__ = [
     "UserRequest",
     "Verdict",
     "WorkflowPosition",
+    "derived_id",
     "new_envelope",
     "new_id",
     "now_ms",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Sequence
@@ -18,6 +19,12 @@ SCHEMA_VERSION = 1
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def derived_id(parent_event_id: str, purpose: str) -> str:
+    """The id of an event produced from `parent_event_id`: the same every time, so a step
+    that runs twice (a redelivery after a crash) emits events the next service recognises."""
+    return hashlib.sha256(f"{parent_event_id}/{purpose}".encode()).hexdigest()[:32]
 
 
 def now_ms() -> int:

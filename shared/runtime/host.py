@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from shared.bus import Bus, MemoryBus, Topics
 from shared.bus.kafka import KafkaBus
 from shared.config import ConduitSettings
+from shared.runtime.dedupe import ProcessedEvents
 from shared.runtime.raw import RawRunner
 from shared.runtime.service import StepService
 from shared.runtime.steps import StepRunner
@@ -53,12 +54,22 @@ class ServiceHost:
         self.services = list(services)
         self.topics = Topics(settings.topic_prefix)
         self.registry = registry or WorkflowRegistry.load(settings.config_dir / "workflows")
+        self._processed: list[ProcessedEvents] = []
 
     async def start(self) -> None:
         for service in self.services:
             service.warm_up()
+            processed = ProcessedEvents(
+                self.settings.data_dir / service.name / "processed-events.sqlite3"
+            )
+            await processed.open()
+            self._processed.append(processed)
             runner = StepRunner(
-                service, bus=self.bus, registry=self.registry, settings=self.settings
+                service,
+                bus=self.bus,
+                registry=self.registry,
+                settings=self.settings,
+                processed=processed,
             )
             topics = [self.topics.step(service.name)]
             if service.consumes_ingest:
@@ -77,6 +88,9 @@ class ServiceHost:
 
     async def stop(self) -> None:
         await self.bus.stop()
+        for processed in self._processed:
+            await processed.close()
+        self._processed.clear()
 
 
 def run_service(factory: ServiceFactory) -> None:

@@ -9,7 +9,7 @@ from shared.contracts import (
     Handoff,
     Response,
     StepEvent,
-    new_id,
+    derived_id,
 )
 from shared.workflow import Finish, Stop
 
@@ -27,7 +27,7 @@ def _base(event: StepEvent) -> Response:
     )
     response.envelope.CopyFrom(event.envelope)
     response.envelope.causation_id = event.envelope.event_id
-    response.envelope.event_id = new_id()
+    response.envelope.event_id = derived_id(event.envelope.event_id, "response")
     return response
 
 

@@ -18,8 +18,9 @@ from google.protobuf.message import DecodeError
 
 from shared.bus import Bus, BusMessage, Topics
 from shared.config import ConduitSettings
-from shared.contracts import ErrorCode, Response, StepEvent, StepRecord, new_id, now_ms
+from shared.contracts import ErrorCode, Response, StepEvent, StepRecord, derived_id, now_ms
 from shared.runtime.deadletter import dead_letter
+from shared.runtime.dedupe import ProcessedEvents
 from shared.runtime.errors import DeadlineExceeded, StepError
 from shared.runtime.responses import error_response, finish_response, stop_response
 from shared.runtime.service import StepCall, StepService
@@ -49,7 +50,8 @@ def headers_for(event: StepEvent, content_type: str = EVENT_TYPE) -> dict[str, s
 class StepRunner:
     """Runs one service's handler on step events. Example:
 
-    >>> runner = StepRunner(service, bus=bus, registry=registry, settings=settings)
+    >>> runner = StepRunner(service, bus=bus, registry=registry, settings=settings,
+    ...                     processed=ProcessedEvents(path))
     >>> bus.subscribe([topics.step("intent")], group="intent", handler=runner)  # doctest: +SKIP
     """
 
@@ -60,8 +62,10 @@ class StepRunner:
         bus: Bus,
         registry: WorkflowRegistry,
         settings: ConduitSettings,
+        processed: ProcessedEvents,
     ) -> None:
         self._service = service
+        self._processed = processed
         self._bus = bus
         self._registry = registry
         self._settings = settings
@@ -88,7 +92,17 @@ class StepRunner:
                 attempts=1,
             )
             return
+        event_id = event.envelope.event_id
+        if await self._processed.seen(event_id):
+            log.info(
+                "%s: skipping already handled event %s of request %s",
+                self._service.name,
+                event_id,
+                event.envelope.request_id,
+            )
+            return
         await self._process(event, message)
+        await self._processed.record(event_id)
 
     def _decode(self, message: BusMessage) -> StepEvent:
         size = len(message.value)
@@ -214,7 +228,7 @@ class StepRunner:
     async def _forward(self, event: StepEvent, route: Continue) -> None:
         envelope = event.envelope
         envelope.causation_id = envelope.event_id
-        envelope.event_id = new_id()
+        envelope.event_id = derived_id(envelope.event_id, "next")
         envelope.workflow.CopyFrom(route.position(envelope.workflow.steps_taken + 1))
         await self._bus.publish(
             self._topics.step(route.step.service),

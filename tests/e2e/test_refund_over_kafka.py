@@ -89,7 +89,7 @@ def _describe(stack: ServiceProcesses) -> str:
     return "\n".join(f"--- {name}\n{stack.log(name)[-3000:]}" for name in stack.alive())
 
 
-async def test_refund_is_paid_once_even_when_the_refund_step_is_delivered_twice(
+async def test_a_refund_step_delivered_twice_pays_once_and_answers_once(
     stack: ServiceProcesses,
     client: ConduitClient,
     kafka_server: KafkaServer,
@@ -111,19 +111,17 @@ async def test_refund_is_paid_once_even_when_the_refund_step_is_delivered_twice(
             )
 
     tap = await bus.listen(topics.step("tool-executor"), duplicate_refund_step)
-    second_responses: list[Response] = []
+    responses: list[Response] = []
 
     async def collect(message: BusMessage) -> None:
-        second_responses.append(Response.FromString(message.value))
+        responses.append(Response.FromString(message.value))
 
     responses_tap = await bus.listen(topics.responses, collect)
     try:
         response = await client.ask(
             REFUND_MESSAGE, session_id="e2e-refund", timeout_s=STARTUP_TIMEOUT_S
         )
-        deadline = time.monotonic() + 60
-        while len(second_responses) < 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+        await asyncio.sleep(5)  # time for the duplicate to be handled, if it were
     finally:
         await tap.close()
         await responses_tap.close()
@@ -136,14 +134,10 @@ async def test_refund_is_paid_once_even_when_the_refund_step_is_delivered_twice(
     payments = _payments_for(tmp_path, "INV-1001")
     assert len(payments) == 1, f"expected exactly one payment, ledger holds {payments}"
     assert payments[0][1] == 4999, f"refund amount should be the duplicate charge: {payments}"
-    replays = [
-        x.replayed
-        for r in second_responses
-        for x in r.tool_exchanges
-        if x.call.tool == "issue_refund"
-    ]
-    assert True in replays, (
-        f"the redelivered refund call was not answered from the ledger: {replays}"
+    finals = [r for r in responses if r.envelope.request_id == response.envelope.request_id]
+    assert len(finals) == 1, f"the duplicate step produced {len(finals)} final responses"
+    assert "skipping already handled event" in stack.log("tool-executor"), (
+        "the tool-executor did not recognise the redelivered refund step"
     )
 
 

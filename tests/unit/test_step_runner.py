@@ -11,6 +11,7 @@ import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +38,7 @@ from shared.runtime import (
     UnknownTool,
 )
 from shared.runtime.deadletter import ATTEMPTS, ORIGIN, REASON, SERVICE
+from shared.runtime.dedupe import ProcessedEvents
 from shared.runtime.raw import RawRunner
 from shared.runtime.steps import StepRunner
 from shared.workflow import WorkflowRegistry
@@ -54,8 +56,10 @@ def registry() -> WorkflowRegistry:
 
 
 @pytest.fixture
-def settings() -> ConduitSettings:
-    return ConduitSettings(handler_attempts=3, retry_backoff_s=0, max_event_bytes=4_000)
+def settings(tmp_path: Path) -> ConduitSettings:
+    return ConduitSettings(
+        handler_attempts=3, retry_backoff_s=0, max_event_bytes=4_000, data_dir=tmp_path
+    )
 
 
 @dataclass
@@ -86,6 +90,7 @@ class Harness:
             bus=self.bus,
             registry=self.registry,
             settings=self.settings,
+            processed=ProcessedEvents(self.settings.data_dir / service / "processed.sqlite3"),
         )
         self.bus.subscribe([TOPICS.step(service)], group=service, handler=runner)
 
@@ -433,6 +438,44 @@ async def test_a_successful_step_is_forwarded_to_the_next_services_topic(
     assert message.key == SESSION.encode(), "step events are keyed by session"
     assert message.headers["conduit-request-id"] == event.envelope.request_id, "headers lost"
     assert forwarded.model_output.tool_calls[0].tool == "lookup_invoice", "handler output lost"
+
+
+async def test_an_event_delivered_twice_is_handled_once(harness: Harness) -> None:
+    handler = FakeHandler(_ask_for_lookup)
+    harness.serve("inference", handler)
+    event = _event()
+    await harness.send("inference", event)
+    await harness.settle()
+    await harness.send("inference", event)
+    await harness.settle()
+
+    assert len(handler.calls) == 1, f"a duplicate event ran the step again: {len(handler.calls)}"
+    assert len(harness.forwarded("tool-executor")) == 1, "a duplicate event was forwarded again"
+
+
+async def test_a_step_that_runs_twice_emits_the_same_event_id_both_times(
+    harness: Harness, settings: ConduitSettings
+) -> None:
+    harness.serve("inference", FakeHandler(_ask_for_lookup))
+    event = _event()
+    await harness.send("inference", event)
+    await harness.settle()
+    other = ProcessedEvents(settings.data_dir / "other" / "processed.sqlite3")
+    again = StepRunner(
+        StepService(name="inference", handle=FakeHandler(_ask_for_lookup)),
+        bus=harness.bus,
+        registry=harness.registry,
+        settings=settings,
+        processed=other,
+    )
+    await again(BusMessage(topic=TOPICS.step("inference"), value=event.SerializeToString()))
+    await harness.settle()
+
+    first, second = harness.forwarded("tool-executor")
+    assert first.envelope.event_id == second.envelope.event_id, (
+        "a re-run step (a redelivery after a crash) must emit the same id so the next "
+        "service can recognise the duplicate"
+    )
 
 
 async def test_a_successful_step_appends_its_step_record(harness: Harness) -> None:
