@@ -42,6 +42,7 @@ class KafkaBus:
         redelivery_delay_s: float = 0.5,
         topics_to_create: Sequence[str] = (),
         partitions: int = 3,
+        shutdown_grace_s: float = 25.0,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._redelivery_delay_s = redelivery_delay_s
@@ -52,6 +53,9 @@ class KafkaBus:
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
+            # stop() waits this long for in-flight handlers, so their outputs are
+            # published and their offsets committed before the process exits.
+            graceful_timeout=shutdown_grace_s,
             logger=logging.getLogger("conduit.kafka"),
         )
 

@@ -27,4 +27,6 @@ class ConduitSettings(BaseSettings):
     max_event_bytes: int = Field(default=1_000_000, gt=0)
     handler_attempts: int = Field(default=3, ge=1)
     retry_backoff_s: float = Field(default=0.2, ge=0)
+    # Kubernetes' default termination grace is 30 s: drain within it.
+    shutdown_grace_s: float = Field(default=25.0, gt=0)
     log_level: str = "INFO"

@@ -32,6 +32,7 @@ def make_bus(settings: ConduitSettings, *, client_id: str) -> Bus:
         redelivery_delay_s=settings.retry_backoff_s,
         topics_to_create=topics.all_for(list(SERVICE_NAMES)),
         partitions=settings.kafka_partitions,
+        shutdown_grace_s=settings.shutdown_grace_s,
     )
 
 

@@ -98,3 +98,34 @@ async def test_messages_of_one_key_arrive_in_publish_order(kafka_server: KafkaSe
     finally:
         await bus.stop()
     assert received == [str(n).encode() for n in range(20)], received
+
+
+async def test_stopping_lets_in_flight_work_finish_and_commits_it(
+    kafka_server: KafkaServer,
+) -> None:
+    topic = _topic("drain")
+    started, finished = asyncio.Event(), []
+
+    async def slow(message: BusMessage) -> None:
+        started.set()
+        await asyncio.sleep(1.0)
+        finished.append(message.value)
+
+    first = await _consume(kafka_server, topic, "g-drain", slow)
+    await first.publish(topic, b"refund-9", key="s9", headers={})
+    await asyncio.wait_for(started.wait(), 45)
+    await first.stop()  # what SIGTERM does: drain, then commit
+    assert finished == [b"refund-9"], "stop() cut the in-flight handler short"
+
+    again: list[bytes] = []
+
+    async def record(message: BusMessage) -> None:
+        again.append(message.value)
+
+    second = await _consume(kafka_server, topic, "g-drain", record)
+    try:
+        await second.publish(topic, b"marker", key="s9", headers={})
+        await _until(lambda: b"marker" in again)
+    finally:
+        await second.stop()
+    assert again == [b"marker"], f"the drained message was delivered again: {again}"
