@@ -34,6 +34,14 @@ class Topics:
     def step(self, service: str) -> str:
         return f"{self.prefix}.step.{service}"
 
-    def all_for(self, services: list[str]) -> list[str]:
+    def retry(self, service: str, attempt: int) -> str:
+        return f"{self.prefix}.retry.{service}.{attempt}"
+
+    def retries(self, service: str, attempts: int) -> list[str]:
+        """The retry topics of a service allowed `attempts` attempts in all."""
+        return [self.retry(service, n) for n in range(1, attempts)]
+
+    def all_for(self, services: list[str], *, attempts: int = 1) -> list[str]:
         fixed = [self.ingest, self.responses, self.handoff, self.documents, self.deadletter]
-        return fixed + [self.step(s) for s in services]
+        steps = [self.step(s) for s in services]
+        return fixed + steps + [t for s in services for t in self.retries(s, attempts)]

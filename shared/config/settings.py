@@ -25,8 +25,11 @@ class ConduitSettings(BaseSettings):
     config_dir: Path = Field(default_factory=lambda: repo_root() / "config")
     data_dir: Path = Field(default_factory=lambda: repo_root() / "var")
     max_event_bytes: int = Field(default=1_000_000, gt=0)
+    # Attempts of a step that fails unexpectedly; retries go through retry topics.
     handler_attempts: int = Field(default=3, ge=1)
-    retry_backoff_s: float = Field(default=0.2, ge=0)
+    retry_backoff_s: float = Field(default=0.5, ge=0)
+    retry_jitter: float = Field(default=0.2, ge=0, le=1)
+    retry_max_wait_s: float = Field(default=300.0, gt=0)
     # Kubernetes' default termination grace is 30 s: drain within it.
     shutdown_grace_s: float = Field(default=25.0, gt=0)
     log_level: str = "INFO"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.bus import Bus, BusMessage, Topics
+from shared.runtime.retry import origin_of
 
 REASON = "conduit-dlq-reason"
 SERVICE = "conduit-dlq-service"
@@ -19,7 +20,7 @@ async def dead_letter(
             REASON: reason[:1000],
             SERVICE: service,
             ATTEMPTS: str(attempts),
-            ORIGIN: f"{message.topic}/{message.partition}@{message.offset}",
+            ORIGIN: origin_of(message),
         }
     )
     key = message.key.decode("utf-8", "replace") if message.key else service

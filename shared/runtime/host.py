@@ -12,6 +12,7 @@ from shared.bus.kafka import KafkaBus
 from shared.config import ConduitSettings
 from shared.runtime.dedupe import ProcessedEvents
 from shared.runtime.raw import RawRunner
+from shared.runtime.retry import RetryRunner
 from shared.runtime.service import StepService
 from shared.runtime.steps import StepRunner
 from shared.workflow import WorkflowRegistry
@@ -30,7 +31,7 @@ def make_bus(settings: ConduitSettings, *, client_id: str) -> Bus:
         settings.kafka_bootstrap,
         client_id=client_id,
         redelivery_delay_s=settings.retry_backoff_s,
-        topics_to_create=topics.all_for(list(SERVICE_NAMES)),
+        topics_to_create=topics.all_for(list(SERVICE_NAMES), attempts=settings.handler_attempts),
         partitions=settings.kafka_partitions,
         shutdown_grace_s=settings.shutdown_grace_s,
     )
@@ -76,6 +77,13 @@ class ServiceHost:
             if service.consumes_ingest:
                 topics.append(self.topics.ingest)
             self.bus.subscribe(topics, group=service.name, handler=runner)
+            retries = self.topics.retries(service.name, self.settings.handler_attempts)
+            if retries:
+                self.bus.subscribe(
+                    retries,
+                    group=f"{service.name}.retry",
+                    handler=RetryRunner(runner, max_wait_s=self.settings.retry_max_wait_s),
+                )
             for consumer in service.raw_consumers:
                 self.bus.subscribe(
                     [consumer.topic(self.topics)],

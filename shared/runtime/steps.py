@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from google.protobuf.message import DecodeError
 
@@ -23,6 +25,7 @@ from shared.runtime.deadletter import dead_letter
 from shared.runtime.dedupe import ProcessedEvents
 from shared.runtime.errors import DeadlineExceeded, StepError
 from shared.runtime.responses import error_response, finish_response, stop_response
+from shared.runtime.retry import attempt_of, backoff_s, schedule_retry
 from shared.runtime.service import StepCall, StepService
 from shared.workflow import Continue, Finish, Stop, WorkflowRegistry, advance, check_limits, locate
 
@@ -70,6 +73,7 @@ class StepRunner:
         self._registry = registry
         self._settings = settings
         self._topics = Topics(settings.topic_prefix)
+        self._rng = random.Random()
 
     async def __call__(self, message: BusMessage) -> None:
         try:
@@ -101,8 +105,8 @@ class StepRunner:
                 event.envelope.request_id,
             )
             return
-        await self._process(event, message)
-        await self._processed.record(event_id)
+        if await self._process(event, message):
+            await self._processed.record(event_id)
 
     def _decode(self, message: BusMessage) -> StepEvent:
         size = len(message.value)
@@ -118,11 +122,12 @@ class StepRunner:
             raise _Malformed("malformed StepEvent: envelope lacks request, session or event id")
         return event
 
-    async def _process(self, event: StepEvent, message: BusMessage) -> None:
+    async def _process(self, event: StepEvent, message: BusMessage) -> bool:
+        """Handle and route `event`; False when it was scheduled for a retry instead."""
         located = locate(self._registry, event.envelope.workflow)
         if isinstance(located, Stop):
             await self._stop(event, located)
-            return
+            return True
         if located.step.service != self._service.name:
             await self._stop(
                 event,
@@ -132,61 +137,76 @@ class StepRunner:
                     f"{located.step.service}, not {self._service.name}",
                 ),
             )
-            return
+            return True
         if event.envelope.workflow.step == "":
             event.envelope.workflow.CopyFrom(located.position(0))
         limit = check_limits(event.envelope, located.workflow, now_ms())
         if limit is not None:
             await self._stop(event, limit)
-            return
+            return True
         call = StepCall(
             workflow=located.workflow.name, step_id=located.step_id, params=located.step.params
         )
-        if await self._handle(event, call, message):
+        outcome = await self._handle(event, call, message)
+        if outcome == "handled":
             await self._route(event)
+        return outcome != "retrying"
 
-    async def _handle(self, event: StepEvent, call: StepCall, message: BusMessage) -> bool:
-        """Run the handler on a copy (a failed attempt leaves no trace); True when it succeeded."""
-        attempts = self._settings.handler_attempts
-        for attempt in range(1, attempts + 1):
-            work = StepEvent()
-            work.CopyFrom(event)
-            try:
-                record = await self._run_handler(work, call)
-            except StepError as failure:
-                await self._fail(work, failure.code, failure.message, call)
-                return False
-            except Exception as exc:
-                log.exception(
-                    "%s: step %s failed (attempt %d/%d)",
-                    self._service.name,
-                    call.step_id,
+    async def _handle(
+        self, event: StepEvent, call: StepCall, message: BusMessage
+    ) -> Literal["handled", "ended", "retrying"]:
+        """Run the handler on a copy, so a failed attempt leaves no trace in `event`."""
+        work = StepEvent()
+        work.CopyFrom(event)
+        attempt, attempts = attempt_of(message), self._settings.handler_attempts
+        try:
+            record = await self._run_handler(work, call)
+        except StepError as failure:
+            await self._fail(work, failure.code, failure.message, call)
+            return "ended"
+        except Exception as exc:
+            log.exception(
+                "%s: step %s failed (attempt %d/%d)",
+                self._service.name,
+                call.step_id,
+                attempt,
+                attempts,
+            )
+            reason = f"{type(exc).__name__}: {exc}"
+            if attempt < attempts:
+                delay_s = backoff_s(
                     attempt,
-                    attempts,
+                    base_s=self._settings.retry_backoff_s,
+                    jitter=self._settings.retry_jitter,
+                    rng=self._rng,
                 )
-                if attempt < attempts:
-                    await asyncio.sleep(self._settings.retry_backoff_s * 2 ** (attempt - 1))
-                    continue
-                reason = f"{type(exc).__name__}: {exc}"
-                await dead_letter(
+                await schedule_retry(
                     self._bus,
                     self._topics,
                     message,
                     service=self._service.name,
+                    delay_s=delay_s,
                     reason=reason,
-                    attempts=attempts,
                 )
-                await self._fail(
-                    event,
-                    ErrorCode.ERROR_CODE_INTERNAL,
-                    f"{self._service.name} failed after {attempts} attempts: {reason}",
-                    call,
-                )
-                return False
-            work.steps.append(record)
-            event.CopyFrom(work)
-            return True
-        return False
+                return "retrying"
+            await dead_letter(
+                self._bus,
+                self._topics,
+                message,
+                service=self._service.name,
+                reason=reason,
+                attempts=attempt,
+            )
+            await self._fail(
+                event,
+                ErrorCode.ERROR_CODE_INTERNAL,
+                f"{self._service.name} failed after {attempt} attempts: {reason}",
+                call,
+            )
+            return "ended"
+        work.steps.append(record)
+        event.CopyFrom(work)
+        return "handled"
 
     async def _run_handler(self, work: StepEvent, call: StepCall) -> StepRecord:
         started_wall_us = time.time_ns() // 1000

@@ -40,6 +40,7 @@ from shared.runtime import (
 from shared.runtime.deadletter import ATTEMPTS, ORIGIN, REASON, SERVICE
 from shared.runtime.dedupe import ProcessedEvents
 from shared.runtime.raw import RawRunner
+from shared.runtime.retry import RetryRunner
 from shared.runtime.steps import StepRunner
 from shared.workflow import WorkflowRegistry
 from shared.workflow.model import SERVICE_NAMES
@@ -93,6 +94,10 @@ class Harness:
             processed=ProcessedEvents(self.settings.data_dir / service / "processed.sqlite3"),
         )
         self.bus.subscribe([TOPICS.step(service)], group=service, handler=runner)
+        retries = TOPICS.retries(service, self.settings.handler_attempts)
+        self.bus.subscribe(
+            retries, group=f"{service}.retry", handler=RetryRunner(runner, max_wait_s=1.0)
+        )
 
     async def send(self, service: str, payload: StepEvent | bytes) -> None:
         value = payload if isinstance(payload, bytes) else payload.SerializeToString()
@@ -375,6 +380,36 @@ async def test_a_transient_failure_is_retried_until_the_handler_succeeds(
     assert harness.published[TOPICS.deadletter] == [], "a retried success is not a dead letter"
 
 
+async def test_a_failed_step_is_retried_through_the_retry_topic_not_in_place(
+    harness: Harness,
+) -> None:
+    retried: list[BusMessage] = []
+
+    async def record(message: BusMessage) -> None:
+        retried.append(message)
+
+    await harness.bus.listen(TOPICS.retry("inference", 1), record)
+
+    async def fail_first(event: StepEvent, call: StepCall, attempt: int) -> None:
+        if attempt == 1:
+            raise RuntimeError("model server restarting")
+        await _ask_for_lookup(event, call, attempt)
+
+    harness.serve("inference", FakeHandler(fail_first))
+    event = _event()
+    await harness.send("inference", event)
+    await harness.settle()
+
+    [retry] = retried
+    assert retry.value == event.SerializeToString(), "the retry must carry the original event"
+    assert retry.headers["conduit-attempt"] == "2", f"attempt not counted: {retry.headers}"
+    assert "model server restarting" in retry.headers["conduit-retry-reason"], retry.headers
+    assert retry.headers["conduit-retry-origin"].startswith(TOPICS.step("inference")), (
+        f"the retry must remember where the event came from: {retry.headers}"
+    )
+    assert len(harness.forwarded("tool-executor")) == 1, "the retried step was not completed"
+
+
 async def test_a_failed_attempts_partial_changes_are_discarded(harness: Harness) -> None:
     async def flaky(event: StepEvent, call: StepCall, attempt: int) -> None:
         event.tool_exchanges.append(ToolExchange(idempotency_key=f"attempt-{attempt}"))
@@ -412,6 +447,9 @@ async def test_a_handler_that_always_fails_is_dead_lettered_and_answered(
     assert _error_code(response) == ErrorCode.ERROR_CODE_INTERNAL, f"wrong code: {response}"
     assert len(handler.calls) == 3, "the handler should be tried handler_attempts times"
     assert harness.forwarded("tool-executor") == [], "a failed step must not be forwarded"
+    assert letter.headers[ORIGIN].startswith(TOPICS.step("inference")), (
+        f"the dead letter must name the original topic, not a retry topic: {letter.headers}"
+    )
 
 
 # --- routing and publishing --------------------------------------------------------------
