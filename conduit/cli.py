@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conduit import demo
+from conduit import deadletters, demo
 from conduit.embedded import EmbeddedConduit
 from conduit.report import render_response
 from conduit.stack import ServiceProcesses
@@ -42,6 +42,26 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("directory", type=Path)
     ingest.add_argument("--tenant", default="default")
     commands.add_parser("validate", help="load and cross-check every declarative file")
+    dlq = commands.add_parser("dlq", help="list, inspect and re-publish dead letters (Kafka)")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_commands.add_parser("list", help="the newest dead letters, as a table")
+    dlq_list.add_argument("--limit", type=int, default=50)
+    dlq_list.add_argument("--service", default=None, help="only those this service rejected")
+    dlq_list.add_argument("--since-offset", type=int, default=0, help="skip lower offsets")
+    dlq_show = dlq_commands.add_parser("show", help="one dead letter: headers and payload")
+    dlq_show.add_argument("id", help="<partition>:<offset>, as `dlq list` shows it")
+    dlq_republish = dlq_commands.add_parser(
+        "republish", help="publish the original bytes back to their origin topic"
+    )
+    selection = dlq_republish.add_mutually_exclusive_group(required=True)
+    selection.add_argument("id", nargs="?", help="<partition>:<offset>, as `dlq list` shows it")
+    selection.add_argument("--all", action="store_true", help="every one matching the filters")
+    dlq_republish.add_argument("--service", default=None, help="with --all: rejected by it")
+    dlq_republish.add_argument("--reason-contains", default=None, help="with --all")
+    dlq_republish.add_argument("--dry-run", action="store_true", help="report, publish nothing")
+    dlq_republish.add_argument("--force", action="store_true", help="even if done before")
+    for dlq_command in (dlq_list, dlq_show, dlq_republish):
+        dlq_command.add_argument("--json", action="store_true", help="JSON for scripts")
     return parser
 
 
@@ -60,6 +80,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"published {asyncio.run(_ingest(settings, args.directory, args.tenant))} documents")
     elif args.command == "validate":
         print(validate_config(settings.config_dir))
+    elif args.command == "dlq":
+        status = deadletters.run_command(settings, args)
+        if status:
+            sys.exit(status)
 
 
 async def _ask(settings: ConduitSettings, args: argparse.Namespace) -> Response:

@@ -13,15 +13,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.annotations import Consumer, KafkaMessage
 from faststream.message import StreamMessage
 
 from shared.bus.base import BusMessage, Handler
+from shared.bus.dispatch import KeyedDispatcher, Partition
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,12 @@ class KafkaBus:
         topics_to_create: Sequence[str] = (),
         partitions: int = 3,
         shutdown_grace_s: float = 25.0,
+        max_in_flight: int = 16,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self._shutdown_grace_s = shutdown_grace_s
+        self._max_in_flight = max_in_flight
+        self._dispatchers: list[KeyedDispatcher] = []
         self._redelivery_delay_s = redelivery_delay_s
         self._topics_to_create = list(topics_to_create)
         self._partitions = partitions
@@ -53,37 +58,37 @@ class KafkaBus:
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
-            # stop() waits this long for in-flight handlers, so their outputs are
-            # published and their offsets committed before the process exits.
-            graceful_timeout=shutdown_grace_s,
             logger=logging.getLogger("conduit.kafka"),
         )
 
     def subscribe(self, topics: Sequence[str], *, group: str, handler: Handler) -> None:
-        delay = self._redelivery_delay_s
+        consumer: list[AIOKafkaConsumer] = []
 
-        async def consume(body: bytes, message: KafkaMessage) -> None:
-            # The union's tuple arm is for batch subscribers; this one gets a single record.
+        async def commit(partition: Partition, offset: int) -> None:
+            await consumer[0].commit({TopicPartition(*partition): offset})
+
+        dispatcher = KeyedDispatcher(
+            handler,
+            commit,
+            max_in_flight=self._max_in_flight,
+            retry_delay_s=self._redelivery_delay_s,
+        )
+        self._dispatchers.append(dispatcher)
+
+        async def consume(body: bytes, message: KafkaMessage, kafka: Consumer) -> None:
+            if not consumer:
+                consumer.append(kafka)
+            # Not a batch subscriber: the raw message is one record, never a tuple of them.
             record = cast("ConsumerRecord[bytes, bytes]", message.raw_message)
-            delivered = _from_record(record)
-            try:
-                await handler(delivered)
-            except Exception:
-                log.exception(
-                    "handler failed on %s/%s@%s; redelivering",
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                )
-                await asyncio.sleep(delay)
-                raise
+            await dispatcher.submit(_from_record(record))
 
         subscriber = self._broker.subscriber(
             *topics,
             group_id=group,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             decoder=_raw_body,
+            listener=_DrainOnRevoke(dispatcher, self._shutdown_grace_s),
         )
         subscriber(consume)
 
@@ -103,6 +108,15 @@ class KafkaBus:
         await self._broker.start()
 
     async def stop(self) -> None:
+        """Drain: finish and commit accepted records, then close the connections."""
+        for dispatcher in self._dispatchers:
+            try:
+                await asyncio.wait_for(dispatcher.drain(), self._shutdown_grace_s)
+            except TimeoutError:
+                log.warning(
+                    "%d records still in flight at shutdown; they will be redelivered",
+                    dispatcher.in_flight,
+                )
         await self._broker.stop()
 
 
@@ -120,6 +134,28 @@ async def ensure_topics(bootstrap_servers: str, names: Sequence[str], partitions
                 log.debug("topics created concurrently by another process")
     finally:
         await admin.close()
+
+
+class _DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped base
+    """Before a partition moves to another consumer, finish and commit what was accepted."""
+
+    def __init__(self, dispatcher: KeyedDispatcher, timeout_s: float) -> None:
+        self._dispatcher = dispatcher
+        self._timeout_s = timeout_s
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        partitions = {(tp.topic, tp.partition) for tp in revoked}
+        try:
+            await asyncio.wait_for(self._dispatcher.drain(partitions), self._timeout_s)
+        except TimeoutError:
+            log.warning(
+                "rebalance: records of %s still in flight; the next owner redoes them",
+                sorted(partitions),
+            )
+        self._dispatcher.forget(partitions)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Nothing to do: consumption resumes from the committed offsets."""
 
 
 class KafkaListener:

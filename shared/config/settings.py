@@ -30,6 +30,8 @@ class ConduitSettings(BaseSettings):
     retry_backoff_s: float = Field(default=0.5, ge=0)
     retry_jitter: float = Field(default=0.2, ge=0, le=1)
     retry_max_wait_s: float = Field(default=300.0, gt=0)
+    # Records a consumer works on at once (different sessions in parallel, one session in order).
+    max_in_flight: int = Field(default=16, ge=1)
     # Kubernetes' default termination grace is 30 s: drain within it.
     shutdown_grace_s: float = Field(default=25.0, gt=0)
     log_level: str = "INFO"

@@ -9,6 +9,8 @@ REASON = "conduit-dlq-reason"
 SERVICE = "conduit-dlq-service"
 ATTEMPTS = "conduit-dlq-attempts"
 ORIGIN = "conduit-dlq-origin"
+# Set by `conduit dlq republish`: the replay is a new attempt, not a duplicate delivery.
+REPLAYED_FROM = "conduit-replayed-from"
 
 
 async def dead_letter(

@@ -34,6 +34,7 @@ def make_bus(settings: ConduitSettings, *, client_id: str) -> Bus:
         topics_to_create=topics.all_for(list(SERVICE_NAMES), attempts=settings.handler_attempts),
         partitions=settings.kafka_partitions,
         shutdown_grace_s=settings.shutdown_grace_s,
+        max_in_flight=settings.max_in_flight,
     )
 
 

@@ -21,7 +21,7 @@ from google.protobuf.message import DecodeError
 from shared.bus import Bus, BusMessage, Topics
 from shared.config import ConduitSettings
 from shared.contracts import ErrorCode, Response, StepEvent, StepRecord, derived_id, now_ms
-from shared.runtime.deadletter import dead_letter
+from shared.runtime.deadletter import REPLAYED_FROM, dead_letter
 from shared.runtime.dedupe import ProcessedEvents
 from shared.runtime.errors import DeadlineExceeded, StepError
 from shared.runtime.responses import error_response, finish_response, stop_response
@@ -97,6 +97,8 @@ class StepRunner:
             )
             return
         event_id = event.envelope.event_id
+        if replayed_from := message.headers.get(REPLAYED_FROM):
+            event_id = f"{event_id}@replay:{replayed_from}"
         if await self._processed.seen(event_id):
             log.info(
                 "%s: skipping already handled event %s of request %s",

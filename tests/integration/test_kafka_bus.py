@@ -30,7 +30,11 @@ async def _consume(
     kafka: KafkaServer, topic: str, group: str, handle: Callable[[BusMessage], Awaitable[None]]
 ) -> KafkaBus:
     bus = KafkaBus(
-        kafka.bootstrap_servers, client_id=group, redelivery_delay_s=0.05, topics_to_create=[topic]
+        kafka.bootstrap_servers,
+        client_id=group,
+        redelivery_delay_s=0.05,
+        topics_to_create=[topic],
+        shutdown_grace_s=3.0,
     )
     bus.subscribe([topic], group=group, handler=handle)
     await bus.start()
@@ -129,3 +133,32 @@ async def test_stopping_lets_in_flight_work_finish_and_commits_it(
     finally:
         await second.stop()
     assert again == [b"marker"], f"the drained message was delivered again: {again}"
+
+
+async def test_different_sessions_are_handled_concurrently_and_one_session_in_order(
+    kafka_server: KafkaServer,
+) -> None:
+    topic = _topic("keyed")
+    running, peak = 0, 0
+    seen: list[tuple[bytes | None, bytes]] = []
+
+    async def slow(message: BusMessage) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.2)
+        seen.append((message.key, message.value))
+        running -= 1
+
+    bus = await _consume(kafka_server, topic, "g-keyed", slow)
+    try:
+        for number in range(5):
+            for session in ("a", "b", "c", "d"):
+                await bus.publish(topic, str(number).encode(), key=session, headers={})
+        await _until(lambda: len(seen) >= 20)
+    finally:
+        await bus.stop()
+    assert peak > 1, "records of different sessions were handled one at a time"
+    for session in ("a", "b", "c", "d"):
+        order = [value for key, value in seen if key == session.encode()]
+        assert order == [str(n).encode() for n in range(5)], f"session {session!r}: {order}"

@@ -37,7 +37,7 @@ from shared.runtime import (
     StepService,
     UnknownTool,
 )
-from shared.runtime.deadletter import ATTEMPTS, ORIGIN, REASON, SERVICE
+from shared.runtime.deadletter import ATTEMPTS, ORIGIN, REASON, REPLAYED_FROM, SERVICE
 from shared.runtime.dedupe import ProcessedEvents
 from shared.runtime.raw import RawRunner
 from shared.runtime.retry import RetryRunner
@@ -489,6 +489,23 @@ async def test_an_event_delivered_twice_is_handled_once(harness: Harness) -> Non
 
     assert len(handler.calls) == 1, f"a duplicate event ran the step again: {len(handler.calls)}"
     assert len(harness.forwarded("tool-executor")) == 1, "a duplicate event was forwarded again"
+
+
+async def test_a_replayed_dead_letter_is_handled_again(harness: Harness) -> None:
+    handler = FakeHandler(_ask_for_lookup)
+    harness.serve("inference", handler)
+    event = _event()
+    await harness.send("inference", event)
+    await harness.settle()
+    await harness.bus.publish(
+        TOPICS.step("inference"),
+        event.SerializeToString(),
+        key=SESSION,
+        headers={REPLAYED_FROM: "0:17"},
+    )
+    await harness.settle()
+
+    assert len(handler.calls) == 2, "an operator's replay was skipped as a duplicate"
 
 
 async def test_a_step_that_runs_twice_emits_the_same_event_id_both_times(
