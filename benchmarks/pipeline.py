@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.pipeline", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--mode", choices=[*TARGETS, "both"], default="both")
+    parser.add_argument("--mode", choices=[*TARGETS, "all"], default="all")
     parser.add_argument("--requests", type=_at_least(MIN_REQUESTS), default=60)
     parser.add_argument("--concurrency", type=_at_least(1), default=1)
     parser.add_argument("--warmup", type=_at_least(0), default=len(WORKLOAD))
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         startup_timeout_s=args.startup_timeout,
         budget_s=args.budget,
     )
-    modes = list(TARGETS) if args.mode == "both" else [args.mode]
+    modes = list(TARGETS) if args.mode == "all" else [args.mode]
     print(f"{'=' * 88}\n{MODEL_NOTE}\n{'=' * 88}", flush=True)
     reports: dict[str, dict[str, object]] = {}
     for mode in modes:

@@ -49,10 +49,24 @@ async def embedded(data_dir: Path, startup_timeout_s: float) -> AsyncIterator[Co
         yield conduit.client
 
 
-@asynccontextmanager
-async def kafka(data_dir: Path, startup_timeout_s: float) -> AsyncIterator[ConduitClient]:
+def kafka(data_dir: Path, startup_timeout_s: float) -> AbstractAsyncContextManager[ConduitClient]:
     """Six service processes against a throwaway loopback broker started here."""
+    return _kafka(data_dir, startup_timeout_s, transactional=False)
+
+
+def kafka_transactions(
+    data_dir: Path, startup_timeout_s: float
+) -> AbstractAsyncContextManager[ConduitClient]:
+    """The same, with consume-transform-produce in Kafka transactions."""
+    return _kafka(data_dir, startup_timeout_s, transactional=True)
+
+
+@asynccontextmanager
+async def _kafka(
+    data_dir: Path, startup_timeout_s: float, *, transactional: bool
+) -> AsyncIterator[ConduitClient]:
     topics = Topics(fresh_prefix())
+    settings = ConduitSettings()
     async with AsyncExitStack() as cleanup:
         server = KafkaServer()
         cleanup.callback(server.close)
@@ -60,17 +74,23 @@ async def kafka(data_dir: Path, startup_timeout_s: float) -> AsyncIterator[Condu
         # Up front, so no process races the broker's auto-creation with its own partitions.
         await asyncio.to_thread(
             server.create_topics,
-            topics.all_for(list(SERVICE_NAMES)),
-            ConduitSettings().kafka_partitions,
+            topics.all_for(list(SERVICE_NAMES), attempts=settings.handler_attempts),
+            settings.kafka_partitions,
         )
         stack = ServiceProcesses(
             bootstrap=server.bootstrap_servers,
             data_dir=data_dir,
-            env={**SCRIPTED_MODEL_ENV, "CONDUIT_TOPIC_PREFIX": topics.prefix},
+            env={
+                **SCRIPTED_MODEL_ENV,
+                "CONDUIT_TOPIC_PREFIX": topics.prefix,
+                "CONDUIT_KAFKA_TRANSACTIONS": str(transactional).lower(),
+            },
         )
         cleanup.callback(stack.stop_all)
         stack.start_all()
-        bus = KafkaBus(server.bootstrap_servers, client_id="bench-client")
+        bus = KafkaBus(
+            server.bootstrap_servers, client_id="bench-client", transactional=transactional
+        )
         await bus.start()
         cleanup.push_async_callback(bus.stop)
         client = ConduitClient(bus, topics)
@@ -100,4 +120,8 @@ async def _load_knowledge(
     raise TimeoutError(f"the knowledge base was not indexed within {timeout_s} s")
 
 
-TARGETS: dict[str, Target] = {"embedded": embedded, "kafka": kafka}
+TARGETS: dict[str, Target] = {
+    "embedded": embedded,
+    "kafka": kafka,
+    "kafka-transactions": kafka_transactions,
+}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
 from shared.bus.base import BusMessage, Handler
@@ -65,6 +65,7 @@ class KeyedDispatcher:
         max_in_flight: int,
         retry_delay_s: float = 0.5,
         max_retry_delay_s: float = 10.0,
+        order_by: Callable[[BusMessage], Hashable] = lambda message: message.key,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -73,7 +74,8 @@ class KeyedDispatcher:
         self._slots = asyncio.Semaphore(max_in_flight)
         self._retry_delay_s = retry_delay_s
         self._max_retry_delay_s = max_retry_delay_s
-        self._tails: dict[bytes | None, asyncio.Task[None]] = {}
+        self._order_by = order_by
+        self._tails: dict[Hashable, asyncio.Task[None]] = {}
         self._offsets: dict[Partition, _PartitionOffsets] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -88,9 +90,10 @@ class KeyedDispatcher:
         await self._slots.acquire()
         partition = (message.topic, message.partition)
         self._offsets.setdefault(partition, _PartitionOffsets()).pending.add(message.offset)
-        previous = self._tails.get(message.key)
-        task = asyncio.create_task(self._run(message, previous))
-        self._tails[message.key] = task
+        lane = self._order_by(message)
+        previous = self._tails.get(lane)
+        task = asyncio.create_task(self._run(message, lane, previous))
+        self._tails[lane] = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -109,7 +112,9 @@ class KeyedDispatcher:
         for partition in partitions:
             self._offsets.pop(partition, None)
 
-    async def _run(self, message: BusMessage, previous: asyncio.Task[None] | None) -> None:
+    async def _run(
+        self, message: BusMessage, lane: Hashable, previous: asyncio.Task[None] | None
+    ) -> None:
         try:
             if previous is not None:
                 await asyncio.shield(previous)
@@ -117,8 +122,8 @@ class KeyedDispatcher:
             await self._finish(message)
         finally:
             self._slots.release()
-            if self._tails.get(message.key) is asyncio.current_task():
-                del self._tails[message.key]
+            if self._tails.get(lane) is asyncio.current_task():
+                del self._tails[lane]
 
     async def _handle_until_done(self, message: BusMessage) -> None:
         # The runtime turns every failure of a step into an event; what still raises here is

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Literal, cast
+from uuid import uuid4
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -23,8 +24,11 @@ from faststream.message import StreamMessage
 
 from shared.bus.base import BusMessage, Handler
 from shared.bus.dispatch import KeyedDispatcher, Partition
+from shared.bus.transactions import TransactionalPublisher
 
 log = logging.getLogger(__name__)
+
+Isolation = Literal["read_committed", "read_uncommitted"]
 
 
 class KafkaBus:
@@ -45,11 +49,18 @@ class KafkaBus:
         partitions: int = 3,
         shutdown_grace_s: float = 25.0,
         max_in_flight: int = 16,
+        transactional: bool = False,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._shutdown_grace_s = shutdown_grace_s
         self._max_in_flight = max_in_flight
         self._dispatchers: list[KeyedDispatcher] = []
+        self._transactions = (
+            TransactionalPublisher(bootstrap_servers, transactional_id=f"{client_id}-{uuid4().hex}")
+            if transactional
+            else None
+        )
+        self._isolation: Isolation = "read_committed" if transactional else "read_uncommitted"
         self._redelivery_delay_s = redelivery_delay_s
         self._topics_to_create = list(topics_to_create)
         self._partitions = partitions
@@ -65,14 +76,24 @@ class KafkaBus:
         consumer: list[AIOKafkaConsumer] = []
 
         async def commit(partition: Partition, offset: int) -> None:
-            await consumer[0].commit({TopicPartition(*partition): offset})
+            if self._transactions is None:  # else the offset went with the transaction
+                await consumer[0].commit({TopicPartition(*partition): offset})
 
-        dispatcher = KeyedDispatcher(
-            handler,
-            commit,
-            max_in_flight=self._max_in_flight,
-            retry_delay_s=self._redelivery_delay_s,
-        )
+        if self._transactions is None:
+            dispatcher = KeyedDispatcher(
+                handler,
+                commit,
+                max_in_flight=self._max_in_flight,
+                retry_delay_s=self._redelivery_delay_s,
+            )
+        else:
+            dispatcher = KeyedDispatcher(
+                self._transactions.wrap(handler, group),
+                commit,
+                max_in_flight=self._max_in_flight,
+                retry_delay_s=self._redelivery_delay_s,
+                order_by=lambda message: (message.topic, message.partition),
+            )
         self._dispatchers.append(dispatcher)
 
         async def consume(body: bytes, message: KafkaMessage, kafka: Consumer) -> None:
@@ -89,22 +110,33 @@ class KafkaBus:
             auto_offset_reset="earliest",
             decoder=_raw_body,
             listener=_DrainOnRevoke(dispatcher, self._shutdown_grace_s),
+            isolation_level=self._isolation,
         )
         subscriber(consume)
 
     async def publish(
         self, topic: str, value: bytes, *, key: str, headers: Mapping[str, str]
     ) -> None:
+        if self._transactions is not None and self._transactions.buffer(topic, value, key, headers):
+            return
         await self._broker.publish(value, topic, key=key.encode(), headers=dict(headers))
 
     async def listen(self, topic: str, handler: Handler) -> KafkaListener:
-        listener = KafkaListener(self._bootstrap, topic, handler, partitions=self._partitions)
+        listener = KafkaListener(
+            self._bootstrap,
+            topic,
+            handler,
+            partitions=self._partitions,
+            isolation_level=self._isolation,
+        )
         await listener.start()
         return listener
 
     async def start(self) -> None:
         if self._topics_to_create:
             await ensure_topics(self._bootstrap, self._topics_to_create, self._partitions)
+        if self._transactions is not None:
+            await self._transactions.start()
         await self._broker.start()
 
     async def stop(self) -> None:
@@ -118,6 +150,8 @@ class KafkaBus:
                     dispatcher.in_flight,
                 )
         await self._broker.stop()
+        if self._transactions is not None:
+            await self._transactions.stop()
 
 
 async def ensure_topics(bootstrap_servers: str, names: Sequence[str], partitions: int) -> None:
@@ -165,14 +199,22 @@ class KafkaListener:
     """
 
     def __init__(
-        self, bootstrap_servers: str, topic: str, handler: Handler, *, partitions: int
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        handler: Handler,
+        *,
+        partitions: int,
+        isolation_level: Isolation = "read_uncommitted",
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._partitions = partitions
         self._topic = topic
         self._handler = handler
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, enable_auto_commit=False
+            bootstrap_servers=bootstrap_servers,
+            enable_auto_commit=False,
+            isolation_level=isolation_level,
         )
         self._task: asyncio.Task[None] | None = None
 

@@ -21,6 +21,9 @@ class ConduitSettings(BaseSettings):
     bus: Literal["memory", "kafka"] = "memory"
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_partitions: int = Field(default=3, ge=1)
+    # Consume-transform-produce in Kafka transactions: outputs and the consumed offset
+    # commit atomically (exactly-once within Kafka); records of a partition go one by one.
+    kafka_transactions: bool = False
     topic_prefix: str = "conduit"
     config_dir: Path = Field(default_factory=lambda: repo_root() / "config")
     data_dir: Path = Field(default_factory=lambda: repo_root() / "var")

@@ -35,6 +35,7 @@ def make_bus(settings: ConduitSettings, *, client_id: str) -> Bus:
         partitions=settings.kafka_partitions,
         shutdown_grace_s=settings.shutdown_grace_s,
         max_in_flight=settings.max_in_flight,
+        transactional=settings.kafka_transactions,
     )
 
 

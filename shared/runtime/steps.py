@@ -19,6 +19,7 @@ from typing import Literal
 from google.protobuf.message import DecodeError
 
 from shared.bus import Bus, BusMessage, Topics
+from shared.bus.transactions import when_durable
 from shared.config import ConduitSettings
 from shared.contracts import ErrorCode, Response, StepEvent, StepRecord, derived_id, now_ms
 from shared.runtime.deadletter import REPLAYED_FROM, dead_letter
@@ -108,7 +109,7 @@ class StepRunner:
             )
             return
         if await self._process(event, message):
-            await self._processed.record(event_id)
+            await when_durable(lambda: self._processed.record(event_id))
 
     def _decode(self, message: BusMessage) -> StepEvent:
         size = len(message.value)

@@ -162,3 +162,79 @@ async def test_different_sessions_are_handled_concurrently_and_one_session_in_or
     for session in ("a", "b", "c", "d"):
         order = [value for key, value in seen if key == session.encode()]
         assert order == [str(n).encode() for n in range(5)], f"session {session!r}: {order}"
+
+
+async def _transactional(
+    kafka: KafkaServer,
+    topics: list[str],
+    group: str,
+    handle: Callable[[BusMessage], Awaitable[None]],
+) -> KafkaBus:
+    bus = KafkaBus(
+        kafka.bootstrap_servers,
+        client_id=group,
+        redelivery_delay_s=0.05,
+        topics_to_create=topics,
+        shutdown_grace_s=3.0,
+        transactional=True,
+    )
+    bus.subscribe([topics[0]], group=group, handler=handle)
+    await bus.start()
+    return bus
+
+
+async def test_a_transactional_handler_publishes_once_even_when_its_first_attempt_fails(
+    kafka_server: KafkaServer,
+) -> None:
+    source, sink = _topic("tx-in"), _topic("tx-out")
+    attempts: list[int] = []
+    outputs: list[bytes] = []
+
+    async def transform(message: BusMessage) -> None:
+        attempts.append(message.offset)
+        await bus.publish(sink, message.value + b"-out", key="k", headers={})
+        if len(attempts) == 1:
+            raise ConnectionError("crashed after publishing, before committing")
+
+    async def collect(message: BusMessage) -> None:
+        outputs.append(message.value)
+
+    bus = await _transactional(kafka_server, [source, sink], "g-tx", transform)
+    tap = await bus.listen(sink, collect)
+    try:
+        await bus.publish(source, b"refund-3", key="k", headers={})
+        await _until(lambda: len(attempts) >= 2)
+        await asyncio.sleep(1.0)
+    finally:
+        await tap.close()
+        await bus.stop()
+    assert outputs == [b"refund-3-out"], f"a failed attempt's output leaked or doubled: {outputs}"
+
+
+async def test_a_transaction_commits_the_consumed_offset_with_the_outputs(
+    kafka_server: KafkaServer,
+) -> None:
+    source, sink = _topic("tx-offset-in"), _topic("tx-offset-out")
+    handled: list[bytes] = []
+
+    async def transform(message: BusMessage) -> None:
+        handled.append(message.value)
+        await first.publish(sink, message.value, key="k", headers={})
+
+    first = await _transactional(kafka_server, [source, sink], "g-tx-offset", transform)
+    await first.publish(source, b"one", key="k", headers={})
+    await _until(lambda: handled == [b"one"])
+    await first.stop()
+
+    again: list[bytes] = []
+
+    async def record(message: BusMessage) -> None:
+        again.append(message.value)
+
+    second = await _transactional(kafka_server, [source, sink], "g-tx-offset", record)
+    try:
+        await second.publish(source, b"two", key="k", headers={})
+        await _until(lambda: b"two" in again)
+    finally:
+        await second.stop()
+    assert again == [b"two"], f"a record committed in a transaction came back: {again}"
