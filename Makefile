@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-unit test-kafka lint format proto bench up kafka
+.PHONY: setup demo test test-unit test-kafka lint format proto bench soak up kafka
 
 setup:
 	@scripts/setup.sh
@@ -37,6 +37,9 @@ proto: setup
 
 bench: setup kafka
 	$(PYTHON) -m benchmarks.pipeline
+
+soak: setup kafka
+	$(PYTHON) -m benchmarks.soak
 
 up: setup kafka
 	$(PYTHON) -m conduit up all

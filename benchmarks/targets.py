@@ -96,11 +96,11 @@ async def _kafka(
         client = ConduitClient(bus, topics)
         await client.start()
         cleanup.push_async_callback(client.close)
-        await _load_knowledge(client, stack, data_dir, startup_timeout_s)
+        await load_knowledge(client, stack, data_dir, startup_timeout_s)
         yield client
 
 
-async def _load_knowledge(
+async def load_knowledge(
     client: ConduitClient, stack: ServiceProcesses, data_dir: Path, timeout_s: float
 ) -> None:
     """Publish the knowledge base and wait until the retrieval process has indexed it all."""

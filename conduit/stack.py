@@ -23,6 +23,12 @@ class ServiceProcesses:
     >>> stack = ServiceProcesses(bootstrap="127.0.0.1:9092", data_dir=Path("var/stack"))
     >>> stack.start_all()  # doctest: +SKIP
     >>> stack.kill("tool-executor"); stack.start("tool-executor")  # doctest: +SKIP
+    >>> stack.start("intent", replica=2)  # a second consumer in the group  # doctest: +SKIP
+    'intent#2'
+    >>> stack.stop("intent#2")  # doctest: +SKIP
+
+    Processes are addressed by key: the service name for its first replica,
+    `name#N` for replica N.
     """
 
     def __init__(
@@ -42,6 +48,8 @@ class ServiceProcesses:
             "CONDUIT_KAFKA_BOOTSTRAP": bootstrap,
             "CONDUIT_DATA_DIR": str(data_dir),
             "PYTHONUNBUFFERED": "1",
+            # A killed test run or `conduit up` must not leave services consuming behind it.
+            "CONDUIT_EXIT_WITH_PARENT": "true",
             **(env or {}),
         }
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -50,16 +58,21 @@ class ServiceProcesses:
         for name in self._services:
             self.start(name)
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, replica: int = 1) -> str:
+        """Start replica `replica` of service `name`; returns the key that addresses it."""
+        key = process_key(name, replica)
+        if key in self._processes:
+            raise RuntimeError(f"{key} is already started")
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        with (self._log_dir / f"{name}.log").open("ab") as log:
-            self._processes[name] = subprocess.Popen(
+        with (self._log_dir / f"{key}.log").open("ab") as log:
+            self._processes[key] = subprocess.Popen(
                 [sys.executable, "-m", module_for(name)],
                 cwd=repo_root(),
                 env=self._env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        return key
 
     def kill(self, name: str) -> None:
         """SIGKILL: no draining, no commits — what a crashed pod looks like."""
@@ -83,6 +96,16 @@ class ServiceProcesses:
     def alive(self) -> dict[str, bool]:
         return {name: p.poll() is None for name, p in self._processes.items()}
 
+    def pid(self, name: str) -> int:
+        return self._processes[name].pid
+
     def log(self, name: str) -> str:
         path = self._log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def process_key(name: str, replica: int = 1) -> str:
+    """`intent` for the first replica of intent, `intent#2` for the second."""
+    if replica < 1:
+        raise ValueError(f"replica numbers start at 1, got {replica}")
+    return name if replica == 1 else f"{name}#{replica}"

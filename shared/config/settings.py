@@ -38,3 +38,5 @@ class ConduitSettings(BaseSettings):
     # Kubernetes' default termination grace is 30 s: drain within it.
     shutdown_grace_s: float = Field(default=25.0, gt=0)
     log_level: str = "INFO"
+    # Stop (gracefully) when the launching process dies: set by the local stack and tests.
+    exit_with_parent: bool = False

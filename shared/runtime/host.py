@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Callable, Sequence
 
@@ -121,6 +122,19 @@ async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await host.start()
+    watchdog = (
+        asyncio.create_task(_stop_when_orphaned(stopping)) if settings.exit_with_parent else None
+    )
     await stopping.wait()
+    if watchdog is not None:
+        watchdog.cancel()
     log.info("%s: stopping", service.name)
     await host.stop()
+
+
+async def _stop_when_orphaned(stopping: asyncio.Event, poll_s: float = 1.0) -> None:
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(poll_s)
+    log.warning("parent process %d is gone; stopping", parent)
+    stopping.set()
