@@ -8,85 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from conduit.stack import ServiceProcesses
-from services.retrieval.index import VectorIndex
-from services.retrieval.knowledge import document_events_from_dir
 from shared.bus import BusMessage, Topics
 from shared.bus.kafka import KafkaBus
 from shared.client import ConduitClient
 from shared.config import repo_root
 from shared.contracts import Response, StepEvent
 from shared.testing import KafkaServer
+from tests.e2e.conftest import (
+    REFUND_MESSAGE,
+    STARTUP_TIMEOUT_S,
+    describe,
+    load_knowledge,
+    payments_for,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(300)]
-
-REFUND_MESSAGE = "I was charged twice for invoice INV-1001, please refund me"
-STARTUP_TIMEOUT_S = 120.0
-
-
-@pytest.fixture
-def topics() -> Topics:
-    return Topics(f"e2e{int(time.time() * 1000)}")
-
-
-@pytest.fixture
-def stack(kafka_server: KafkaServer, tmp_path: Path, topics: Topics) -> Iterator[ServiceProcesses]:
-    processes = ServiceProcesses(
-        bootstrap=kafka_server.bootstrap_servers,
-        data_dir=tmp_path,
-        env={"CONDUIT_INFERENCE_BACKEND": "scripted", "CONDUIT_TOPIC_PREFIX": topics.prefix},
-    )
-    processes.start_all()
-    try:
-        yield processes
-    finally:
-        processes.stop_all()
-
-
-@pytest.fixture
-async def client(kafka_server: KafkaServer, topics: Topics) -> AsyncIterator[ConduitClient]:
-    bus = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-client")
-    conduit = ConduitClient(bus, topics)
-    await bus.start()
-    await conduit.start()
-    try:
-        yield conduit
-    finally:
-        await conduit.close()
-        await bus.stop()
-
-
-async def _load_knowledge(client: ConduitClient, data_dir: Path) -> None:
-    documents = document_events_from_dir(repo_root() / "config" / "knowledge", "default")
-    for document in documents:
-        await client.publish_document(document)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        index = VectorIndex(data_dir / "retrieval")
-        if all(index.document_version("default", d.document_id) for d in documents):
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError("the retrieval service did not index the knowledge base in time")
-
-
-def _payments_for(data_dir: Path, invoice_id: str) -> list[tuple[str, int]]:
-    with sqlite3.connect(data_dir / "tool-executor" / "business.sqlite3") as db:
-        return db.execute(
-            "SELECT idempotency_key, amount_cents FROM payments WHERE invoice_id = ?",
-            (invoice_id,),
-        ).fetchall()
-
-
-def _describe(stack: ServiceProcesses) -> str:
-    return "\n".join(f"--- {name}\n{stack.log(name)[-3000:]}" for name in stack.alive())
 
 
 async def test_a_refund_step_delivered_twice_pays_once_and_answers_once(
@@ -96,7 +39,7 @@ async def test_a_refund_step_delivered_twice_pays_once_and_answers_once(
     topics: Topics,
     tmp_path: Path,
 ) -> None:
-    await _load_knowledge(client, tmp_path)
+    await load_knowledge(client, tmp_path)
     duplicated: list[bytes] = []
     bus = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-duplicator")
     await bus.start()
@@ -127,11 +70,11 @@ async def test_a_refund_step_delivered_twice_pays_once_and_answers_once(
         await responses_tap.close()
         await bus.stop()
 
-    assert response.HasField("answer"), f"no answer: {response}\n{_describe(stack)}"
+    assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
     tools = [x.call.tool for x in response.tool_exchanges]
     assert tools == ["lookup_invoice", "check_refund_policy", "issue_refund"], tools
     assert duplicated, "the issue_refund step event was never seen, so never duplicated"
-    payments = _payments_for(tmp_path, "INV-1001")
+    payments = payments_for(tmp_path, "INV-1001")
     assert len(payments) == 1, f"expected exactly one payment, ledger holds {payments}"
     assert payments[0][1] == 4999, f"refund amount should be the duplicate charge: {payments}"
     finals = [r for r in responses if r.envelope.request_id == response.envelope.request_id]
@@ -166,7 +109,7 @@ async def test_a_malformed_event_is_dead_lettered_and_the_pipeline_keeps_serving
     finally:
         await tap.close()
         await bus.stop()
-    assert dead, f"the malformed event never reached the dead-letter topic\n{_describe(stack)}"
+    assert dead, f"the malformed event never reached the dead-letter topic\n{describe(stack)}"
     assert "undecodable" in dead[0].headers.get("conduit-dlq-reason", ""), dead[0].headers
     assert dead[0].headers.get("conduit-dlq-service") == "guardrail", dead[0].headers
     assert response.HasField("answer"), f"the request after the poison failed: {response}"
@@ -197,6 +140,6 @@ async def test_the_cli_asks_over_kafka_and_prints_the_answer(
     )
     output, _ = await asyncio.wait_for(process.communicate(), STARTUP_TIMEOUT_S + 30)
     text = output.decode(errors="replace")
-    assert process.returncode == 0, f"conduit ask failed:\n{text}\n{_describe(stack)}"
+    assert process.returncode == 0, f"conduit ask failed:\n{text}\n{describe(stack)}"
     assert "outcome:  answer" in text, text
     assert "lookup_order(order_id='ORD-5001')" in text, text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
@@ -27,14 +27,21 @@ async def _until(condition: Callable[[], bool], timeout_s: float = 45.0) -> None
 
 
 async def _consume(
-    kafka: KafkaServer, topic: str, group: str, handle: Callable[[BusMessage], Awaitable[None]]
+    kafka: KafkaServer,
+    topic: str,
+    group: str,
+    handle: Callable[[BusMessage], Awaitable[None]],
+    *,
+    also_create: Sequence[str] = (),
+    transactional: bool = False,
 ) -> KafkaBus:
     bus = KafkaBus(
         kafka.bootstrap_servers,
         client_id=group,
         redelivery_delay_s=0.05,
-        topics_to_create=[topic],
+        topics_to_create=[topic, *also_create],
         shutdown_grace_s=3.0,
+        transactional=transactional,
     )
     bus.subscribe([topic], group=group, handler=handle)
     await bus.start()
@@ -164,25 +171,6 @@ async def test_different_sessions_are_handled_concurrently_and_one_session_in_or
         assert order == [str(n).encode() for n in range(5)], f"session {session!r}: {order}"
 
 
-async def _transactional(
-    kafka: KafkaServer,
-    topics: list[str],
-    group: str,
-    handle: Callable[[BusMessage], Awaitable[None]],
-) -> KafkaBus:
-    bus = KafkaBus(
-        kafka.bootstrap_servers,
-        client_id=group,
-        redelivery_delay_s=0.05,
-        topics_to_create=topics,
-        shutdown_grace_s=3.0,
-        transactional=True,
-    )
-    bus.subscribe([topics[0]], group=group, handler=handle)
-    await bus.start()
-    return bus
-
-
 async def test_a_transactional_handler_publishes_once_even_when_its_first_attempt_fails(
     kafka_server: KafkaServer,
 ) -> None:
@@ -199,7 +187,9 @@ async def test_a_transactional_handler_publishes_once_even_when_its_first_attemp
     async def collect(message: BusMessage) -> None:
         outputs.append(message.value)
 
-    bus = await _transactional(kafka_server, [source, sink], "g-tx", transform)
+    bus = await _consume(
+        kafka_server, source, "g-tx", transform, also_create=[sink], transactional=True
+    )
     tap = await bus.listen(sink, collect)
     try:
         await bus.publish(source, b"refund-3", key="k", headers={})
@@ -221,7 +211,9 @@ async def test_a_transaction_commits_the_consumed_offset_with_the_outputs(
         handled.append(message.value)
         await first.publish(sink, message.value, key="k", headers={})
 
-    first = await _transactional(kafka_server, [source, sink], "g-tx-offset", transform)
+    first = await _consume(
+        kafka_server, source, "g-tx-offset", transform, also_create=[sink], transactional=True
+    )
     await first.publish(source, b"one", key="k", headers={})
     await _until(lambda: handled == [b"one"])
     await first.stop()
@@ -231,7 +223,9 @@ async def test_a_transaction_commits_the_consumed_offset_with_the_outputs(
     async def record(message: BusMessage) -> None:
         again.append(message.value)
 
-    second = await _transactional(kafka_server, [source, sink], "g-tx-offset", record)
+    second = await _consume(
+        kafka_server, source, "g-tx-offset", record, also_create=[sink], transactional=True
+    )
     try:
         await second.publish(source, b"two", key="k", headers={})
         await _until(lambda: b"two" in again)

@@ -1,0 +1,99 @@
+"""The six-process stack over the real Kafka broker, for the end-to-end tests.
+
+The model is the deterministic scripted stand-in (`CONDUIT_INFERENCE_BACKEND=scripted`).
+A test module sets Kafka transactions on by overriding the `transactional` fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from conduit.stack import ServiceProcesses
+from services.retrieval.index import VectorIndex
+from services.retrieval.knowledge import document_events_from_dir
+from shared.bus import Topics
+from shared.bus.kafka import KafkaBus
+from shared.client import ConduitClient
+from shared.config import repo_root
+from shared.testing import KafkaServer
+
+REFUND_MESSAGE = "I was charged twice for invoice INV-1001, please refund me"
+STARTUP_TIMEOUT_S = 120.0
+
+
+@pytest.fixture
+def transactional() -> bool:
+    return False
+
+
+@pytest.fixture
+def topics() -> Topics:
+    return Topics(f"e2e{int(time.time() * 1000)}")
+
+
+@pytest.fixture
+def stack(
+    kafka_server: KafkaServer, tmp_path: Path, topics: Topics, transactional: bool
+) -> Iterator[ServiceProcesses]:
+    processes = ServiceProcesses(
+        bootstrap=kafka_server.bootstrap_servers,
+        data_dir=tmp_path,
+        env={
+            "CONDUIT_INFERENCE_BACKEND": "scripted",
+            "CONDUIT_TOPIC_PREFIX": topics.prefix,
+            "CONDUIT_KAFKA_TRANSACTIONS": str(transactional).lower(),
+        },
+    )
+    processes.start_all()
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture
+async def client(
+    kafka_server: KafkaServer, topics: Topics, transactional: bool
+) -> AsyncIterator[ConduitClient]:
+    bus = KafkaBus(
+        kafka_server.bootstrap_servers, client_id="e2e-client", transactional=transactional
+    )
+    conduit = ConduitClient(bus, topics)
+    await bus.start()
+    await conduit.start()
+    try:
+        yield conduit
+    finally:
+        await conduit.close()
+        await bus.stop()
+
+
+async def load_knowledge(client: ConduitClient, data_dir: Path) -> None:
+    documents = document_events_from_dir(repo_root() / "config" / "knowledge", "default")
+    for document in documents:
+        await client.publish_document(document)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        index = VectorIndex(data_dir / "retrieval")
+        if all(index.document_version("default", d.document_id) for d in documents):
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError("the retrieval service did not index the knowledge base in time")
+
+
+def payments_for(data_dir: Path, invoice_id: str) -> list[tuple[str, int]]:
+    with sqlite3.connect(data_dir / "tool-executor" / "business.sqlite3") as db:
+        return db.execute(
+            "SELECT idempotency_key, amount_cents FROM payments WHERE invoice_id = ?",
+            (invoice_id,),
+        ).fetchall()
+
+
+def describe(stack: ServiceProcesses) -> str:
+    return "\n".join(f"--- {name}\n{stack.log(name)[-3000:]}" for name in stack.alive())
