@@ -15,6 +15,7 @@ from conduit.embedded import EmbeddedConduit
 from conduit.report import render_response
 from conduit.stack import ServiceProcesses
 from conduit.validate import validate_config
+from conduit.waterfall import render, request_spans, spans_from_file, spans_from_jaeger
 from services.catalog import SERVICE_NAMES, factory
 from services.retrieval.knowledge import document_events_from_dir
 from shared.bus import Topics
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("directory", type=Path)
     ingest.add_argument("--tenant", default="default")
     commands.add_parser("validate", help="load and cross-check every declarative file")
+    trace = commands.add_parser("trace", help="one request's spans as a waterfall")
+    trace.add_argument("request_id")
+    trace.add_argument("--jaeger", metavar="URL", help="Jaeger query API, e.g. http://host:16686")
+    trace.add_argument(
+        "--file", type=Path, help="local trace file (default <data_dir>/traces.jsonl)"
+    )
     dlq = commands.add_parser("dlq", help="list, inspect and re-publish dead letters (Kafka)")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_list = dlq_commands.add_parser("list", help="the newest dead letters, as a table")
@@ -78,12 +85,23 @@ def main(argv: list[str] | None = None) -> None:
         _up(settings, args.target)
     elif args.command == "ingest":
         print(f"published {asyncio.run(_ingest(settings, args.directory, args.tenant))} documents")
+    elif args.command == "trace":
+        print(_trace(settings, args))
     elif args.command == "validate":
         print(validate_config(settings.config_dir))
     elif args.command == "dlq":
         status = deadletters.run_command(settings, args)
         if status:
             sys.exit(status)
+
+
+def _trace(settings: ConduitSettings, args: argparse.Namespace) -> str:
+    if args.jaeger:
+        spans = spans_from_jaeger(args.jaeger, args.request_id)
+    else:
+        path = args.file or settings.trace_file or settings.data_dir / "traces.jsonl"
+        spans = spans_from_file(path)
+    return render(request_spans(spans, args.request_id), args.request_id)
 
 
 async def _ask(settings: ConduitSettings, args: argparse.Namespace) -> Response:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from conduit.embedded import EmbeddedConduit
 from conduit.report import render_response
+from conduit.waterfall import render, request_spans, spans_from_file
 from shared.config import ConduitSettings
 
 
@@ -47,9 +48,16 @@ async def run_demo(settings: ConduitSettings) -> None:
             print(f"\n=== {number}. {conversation.title} ===\ncustomer: {conversation.text}")
             response = await conduit.client.ask(conversation.text, session_id=f"demo-{number}")
             print(render_response(response))
+            if conduit.tracing is not None:
+                await asyncio.sleep(0.1)  # the last step's span closes after it answered
+                conduit.tracing.force_flush()
+                spans = spans_from_file(settings.data_dir / "traces.jsonl")
+                request_id = response.envelope.request_id
+                print("\ntrace (`conduit trace <request-id>`):")
+                print(render(request_spans(spans, request_id), request_id))
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s")
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="conduit-demo-") as data_dir:
-        asyncio.run(run_demo(ConduitSettings(data_dir=Path(data_dir))))
+        asyncio.run(run_demo(ConduitSettings(data_dir=Path(data_dir), traces="file")))

@@ -13,6 +13,7 @@ from shared.bus import MemoryBus, Topics
 from shared.client import ConduitClient
 from shared.config import ConduitSettings
 from shared.runtime import ServiceHost
+from shared.telemetry import configure_tracing
 
 
 class EmbeddedConduit:
@@ -31,6 +32,7 @@ class EmbeddedConduit:
         self.topics = Topics(settings.topic_prefix)
         self.host = ServiceHost(settings, self.bus, [factory(name)(settings) for name in services])
         self.client = ConduitClient(self.bus, self.topics)
+        self.tracing = configure_tracing(settings, "conduit-embedded")
 
     async def __aenter__(self) -> EmbeddedConduit:
         await self.host.start()
@@ -45,6 +47,8 @@ class EmbeddedConduit:
     ) -> None:
         await self.client.close()
         await self.host.stop()
+        if self.tracing is not None:
+            self.tracing.shutdown()
 
     async def load_knowledge(self, directory: Path, tenant_id: str = "default") -> int:
         """Publish a folder of documents to the document-ingest topic and wait until indexed."""

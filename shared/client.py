@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from opentelemetry.trace import SpanKind
+
 from shared.bus import Bus, BusMessage, Topics
 from shared.bus.base import Listener
 from shared.contracts import (
@@ -20,6 +22,7 @@ from shared.contracts import (
     new_envelope,
 )
 from shared.runtime.steps import headers_for
+from shared.telemetry.tracing import tracer
 
 
 class ConduitClient:
@@ -66,6 +69,17 @@ class ConduitClient:
 
     async def submit(self, event: StepEvent, *, timeout_s: float = 120.0) -> Response:
         """Publish a prepared request event and wait for its terminal response."""
+        with tracer().start_as_current_span(
+            "conduit ask",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "conduit.request_id": event.envelope.request_id,
+                "conduit.tenant_id": event.envelope.tenant_id,
+            },
+        ):
+            return await self._publish_and_wait(event, timeout_s)
+
+    async def _publish_and_wait(self, event: StepEvent, timeout_s: float) -> Response:
         request_id = event.envelope.request_id
         waiting = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = waiting

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import zlib
 
+from opentelemetry.trace import SpanKind
+
 from services.inference.backends import GenerationRequest, LlamaCppBackend, ModelBackend
 from services.inference.backends.scripted import ScriptedBackend
 from services.inference.settings import InferenceSettings
@@ -17,6 +19,7 @@ from shared.config import ConduitSettings
 from shared.contracts import ModelOutput, StepEvent, ToolCall
 from shared.models.chat import ChatMessage
 from shared.runtime import BudgetExhausted, ModelOutputInvalid, StepCall, StepService
+from shared.telemetry import tracer
 
 
 def make_backend(settings: InferenceSettings) -> ModelBackend:
@@ -41,21 +44,40 @@ class InferenceStep:
         )
         schema = json.loads(event.prompt.output_schema_json or "null")
         seed = zlib.crc32(f"{envelope.request_id}:{envelope.workflow.steps_taken}".encode())
-        generation = await self._backend.generate(
-            GenerationRequest(
-                messages=[
-                    ChatMessage(role=m.role, content=m.content) for m in event.prompt.messages
-                ],
-                max_tokens=max_tokens,
-                temperature=float(call.params.get("temperature", self._settings.temperature)),
-                seed=seed,
-                json_schema=schema,
-            )
+        request = GenerationRequest(
+            messages=[ChatMessage(role=m.role, content=m.content) for m in event.prompt.messages],
+            max_tokens=max_tokens,
+            temperature=float(call.params.get("temperature", self._settings.temperature)),
+            seed=seed,
+            json_schema=schema,
         )
-        cost = (
-            generation.input_tokens * self._settings.price_per_1k_input_usd
-            + generation.output_tokens * self._settings.price_per_1k_output_usd
-        ) / 1000
+        with tracer().start_as_current_span(
+            f"chat {self._backend.name}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.system": self._settings.backend,
+                "gen_ai.request.model": self._backend.name,
+                "gen_ai.request.max_tokens": max_tokens,
+                "gen_ai.request.temperature": request.temperature,
+                "conduit.prompt.template": event.prompt.template,
+                "conduit.prompt.version": event.prompt.template_version,
+            },
+        ) as span:
+            generation = await self._backend.generate(request)
+            cost = (
+                generation.input_tokens * self._settings.price_per_1k_input_usd
+                + generation.output_tokens * self._settings.price_per_1k_output_usd
+            ) / 1000
+            span.set_attributes(
+                {
+                    "gen_ai.response.model": generation.model,
+                    "gen_ai.response.finish_reasons": [generation.finish_reason],
+                    "gen_ai.usage.input_tokens": generation.input_tokens,
+                    "gen_ai.usage.output_tokens": generation.output_tokens,
+                    "conduit.cost_usd": cost,
+                }
+            )
         output = ModelOutput(
             model=generation.model,
             finish_reason=generation.finish_reason,

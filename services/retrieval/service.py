@@ -12,6 +12,7 @@ from shared.config import ConduitSettings
 from shared.contracts import Chunk, DocumentEvent, RetrievalResult, StepEvent
 from shared.embeddings import MiniLMEmbedder, default_embedder
 from shared.runtime import RawConsumer, StepCall, StepError, StepMisconfigured, StepService
+from shared.telemetry import tracer
 
 
 class RetrievalParams(BaseModel):
@@ -51,7 +52,21 @@ class RetrievalStep:
         except ValueError as exc:
             raise StepError(str(exc)) from exc
         query = event.request.text
-        hits = await asyncio.to_thread(self._search, tenant_id, query, params) if query else []
+        with tracer().start_as_current_span(
+            "retrieve",
+            attributes={
+                "db.system": "conduit-embedded-index",
+                "conduit.retrieval.top_k": params.top_k,
+            },
+        ) as span:
+            hits = await asyncio.to_thread(self._search, tenant_id, query, params) if query else []
+            span.set_attributes(
+                {
+                    "conduit.retrieval.hits": len(hits),
+                    "conduit.retrieval.scores": [round(hit.score, 4) for hit in hits],
+                    "conduit.retrieval.sources": [hit.record.source_id for hit in hits],
+                }
+            )
         event.retrieval.CopyFrom(
             RetrievalResult(
                 query=query,

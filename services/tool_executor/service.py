@@ -7,6 +7,8 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from opentelemetry.trace import SpanKind
+
 from services.tool_executor.business import REFUND_POLICY_FILE, RefundPolicy
 from services.tool_executor.calls import CheckedCall, bind_fixed_call, check_call, step_params
 from services.tool_executor.execution import CallRunner
@@ -16,6 +18,7 @@ from services.tool_executor.settings import ToolExecutorSettings, ledger_path
 from shared.config import ConduitSettings, load_yaml_model
 from shared.contracts import StepEvent, ToolCall, ToolError, ToolExchange
 from shared.runtime import StepCall, StepService
+from shared.telemetry import tracer
 from shared.tools import (
     TOOLS_FILE,
     ToolCatalog,
@@ -67,7 +70,23 @@ class ToolExecutor:
             requested = [fixed]
         checked = [check_call(self._catalog, event, call, i) for i, call in enumerate(requested)]
         for item in checked:
-            exchange = await self._run(event, step, item)
+            with tracer().start_as_current_span(
+                f"execute_tool {item.call.tool}",
+                kind=SpanKind.INTERNAL,
+                attributes={
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": item.call.tool,
+                    "gen_ai.tool.call.id": item.call.call_id,
+                },
+            ) as span:
+                exchange = await self._run(event, step, item)
+                span.set_attributes(
+                    {
+                        "conduit.tool.idempotency_key": exchange.idempotency_key,
+                        "conduit.tool.outcome": "ok" if exchange.ok else exchange.error.code,
+                        "conduit.tool.replayed": exchange.replayed,
+                    }
+                )
             event.tool_exchanges.append(exchange)
             if not exchange.ok:
                 break

@@ -25,6 +25,7 @@ from faststream.message import StreamMessage
 from shared.bus.base import BusMessage, Handler
 from shared.bus.dispatch import KeyedDispatcher, Partition
 from shared.bus.transactions import TransactionalPublisher
+from shared.telemetry.propagation import in_trace_context, with_trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class KafkaBus:
         )
 
     def subscribe(self, topics: Sequence[str], *, group: str, handler: Handler) -> None:
+        handler = in_trace_context(handler)
         consumer: list[AIOKafkaConsumer] = []
 
         async def commit(partition: Partition, offset: int) -> None:
@@ -117,6 +119,7 @@ class KafkaBus:
     async def publish(
         self, topic: str, value: bytes, *, key: str, headers: Mapping[str, str]
     ) -> None:
+        headers = with_trace_headers(headers)
         if self._transactions is not None and self._transactions.buffer(topic, value, key, headers):
             return
         await self._broker.publish(value, topic, key=key.encode(), headers=dict(headers))
@@ -125,7 +128,7 @@ class KafkaBus:
         listener = KafkaListener(
             self._bootstrap,
             topic,
-            handler,
+            in_trace_context(handler),
             partitions=self._partitions,
             isolation_level=self._isolation,
         )

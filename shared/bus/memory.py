@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from shared.bus.base import BusMessage, Handler
+from shared.telemetry.propagation import in_trace_context, with_trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class MemoryBus:
     def subscribe(self, topics: Sequence[str], *, group: str, handler: Handler) -> None:
         if group in self._groups:
             raise ValueError(f"group {group!r} is already subscribed")
-        entry = _Group(tuple(topics), handler)
+        entry = _Group(tuple(topics), in_trace_context(handler))
         for topic in topics:
             for number in range(self._partitions):
                 entry.partitions[(topic, number)] = _Partition()
@@ -84,7 +85,7 @@ class MemoryBus:
             topic=topic,
             value=value,
             key=key.encode(),
-            headers=dict(headers),
+            headers=with_trace_headers(headers),
             partition=partition,
             offset=offset,
         )
@@ -99,8 +100,9 @@ class MemoryBus:
             slot.wakeup.set()
 
     async def listen(self, topic: str, handler: Handler) -> _MemoryListener:
-        self._listeners[topic].append(handler)
-        return _MemoryListener(self._listeners[topic], handler)
+        traced = in_trace_context(handler)
+        self._listeners[topic].append(traced)
+        return _MemoryListener(self._listeners[topic], traced)
 
     async def idle(self, *, poll_s: float = 0.01) -> None:
         """Wait until every consumer group has handled everything published so far."""

@@ -38,5 +38,11 @@ class ConduitSettings(BaseSettings):
     # Kubernetes' default termination grace is 30 s: drain within it.
     shutdown_grace_s: float = Field(default=25.0, gt=0)
     log_level: str = "INFO"
+    # Tracing: "otlp" exports to `otlp_endpoint` (OTLP/HTTP, e.g. Jaeger's :4318), "file"
+    # writes JSON lines to `trace_file` (default <data_dir>/traces.jsonl), "none" is off.
+    traces: Literal["none", "otlp", "file"] = "none"
+    otlp_endpoint: str = "http://127.0.0.1:4318"
+    trace_file: Path | None = None
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     # Stop (gracefully) when the launching process dies: set by the local stack and tests.
     exit_with_parent: bool = False

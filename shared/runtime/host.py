@@ -16,6 +16,7 @@ from shared.runtime.raw import RawRunner
 from shared.runtime.retry import RetryRunner
 from shared.runtime.service import StepService
 from shared.runtime.steps import StepRunner
+from shared.telemetry.tracing import configure_tracing
 from shared.workflow import WorkflowRegistry
 from shared.workflow.model import SERVICE_NAMES
 
@@ -116,6 +117,7 @@ def run_service(factory: ServiceFactory) -> None:
 
 async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
     service = factory(settings)
+    tracing = configure_tracing(settings, service.name)
     host = ServiceHost(settings, make_bus(settings, client_id=service.name), [service])
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,6 +132,8 @@ async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
         watchdog.cancel()
     log.info("%s: stopping", service.name)
     await host.stop()
+    if tracing is not None:
+        tracing.shutdown()  # flushes spans still queued
 
 
 async def _stop_when_orphaned(stopping: asyncio.Event, poll_s: float = 1.0) -> None:

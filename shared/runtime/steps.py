@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from google.protobuf.message import DecodeError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from shared.bus import Bus, BusMessage, Topics
 from shared.bus.transactions import when_durable
@@ -28,6 +31,7 @@ from shared.runtime.errors import DeadlineExceeded, StepError
 from shared.runtime.responses import error_response, finish_response, stop_response
 from shared.runtime.retry import attempt_of, backoff_s, schedule_retry
 from shared.runtime.service import StepCall, StepService
+from shared.telemetry.tracing import tracer
 from shared.workflow import Continue, Finish, Stop, WorkflowRegistry, advance, check_limits, locate
 
 log = logging.getLogger(__name__)
@@ -97,6 +101,24 @@ class StepRunner:
                 attempts=1,
             )
             return
+        envelope = event.envelope
+        attributes: dict[str, AttributeValue] = {
+            "conduit.service": self._service.name,
+            "conduit.request_id": envelope.request_id,
+            "conduit.tenant_id": envelope.tenant_id,
+            "conduit.event_id": envelope.event_id,
+            "messaging.system": "kafka",
+            "messaging.destination.name": message.topic,
+            "messaging.kafka.partition": message.partition,
+            "messaging.kafka.offset": message.offset,
+        }
+        with tracer().start_as_current_span(
+            self._service.name, kind=SpanKind.CONSUMER, attributes=attributes
+        ):
+            await self._once(event, message)
+
+    async def _once(self, event: StepEvent, message: BusMessage) -> None:
+        """Process `event` unless this service already handled it."""
         event_id = event.envelope.event_id
         if replayed_from := message.headers.get(REPLAYED_FROM):
             event_id = f"{event_id}@replay:{replayed_from}"
@@ -107,6 +129,7 @@ class StepRunner:
                 event_id,
                 event.envelope.request_id,
             )
+            trace.get_current_span().set_attribute("conduit.duplicate", value=True)
             return
         if await self._process(event, message):
             await when_durable(lambda: self._processed.record(event_id))
@@ -143,6 +166,15 @@ class StepRunner:
             return True
         if event.envelope.workflow.step == "":
             event.envelope.workflow.CopyFrom(located.position(0))
+        span = trace.get_current_span()
+        span.update_name(f"{self._service.name} {located.workflow.name}.{located.step_id}")
+        span.set_attributes(
+            {
+                "conduit.workflow": located.workflow.name,
+                "conduit.workflow_version": located.workflow.version,
+                "conduit.step": located.step_id,
+            }
+        )
         limit = check_limits(event.envelope, located.workflow, now_ms())
         if limit is not None:
             await self._stop(event, limit)
@@ -183,6 +215,9 @@ class StepRunner:
                     jitter=self._settings.retry_jitter,
                     rng=self._rng,
                 )
+                trace.get_current_span().add_event(
+                    "retry scheduled", {"attempt": attempt, "delay_s": delay_s, "reason": reason}
+                )
                 await schedule_retry(
                     self._bus,
                     self._topics,
@@ -192,6 +227,9 @@ class StepRunner:
                     reason=reason,
                 )
                 return "retrying"
+            trace.get_current_span().add_event(
+                "dead-lettered", {"attempts": attempt, "reason": reason}
+            )
             await dead_letter(
                 self._bus,
                 self._topics,
@@ -276,6 +314,12 @@ class StepRunner:
 
     async def _publish_response(self, response: Response) -> None:
         envelope = response.envelope
+        outcome = response.WhichOneof("outcome") or ""
+        span = trace.get_current_span()
+        span.set_attribute("conduit.outcome", outcome)
+        if response.HasField("error"):
+            span.set_attribute("conduit.error_code", ErrorCode.Name(response.error.code))
+            span.set_status(StatusCode.ERROR, response.error.message)
         await self._bus.publish(
             self._topics.responses,
             response.SerializeToString(),

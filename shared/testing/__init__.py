@@ -1,5 +1,11 @@
 """Test infrastructure that is also product code (``conduit up`` reuses it)."""
 
+from shared.testing.jaeger_server import (
+    JaegerServer,
+    JaegerStartError,
+    JaegerUnavailableError,
+    install_jaeger,
+)
 from shared.testing.kafka_server import (
     KafkaServer,
     KafkaStartError,
@@ -7,4 +13,13 @@ from shared.testing.kafka_server import (
     install_kafka,
 )
 
-__all__ = ["KafkaServer", "KafkaStartError", "KafkaUnavailableError", "install_kafka"]
+__all__ = [
+    "JaegerServer",
+    "JaegerStartError",
+    "JaegerUnavailableError",
+    "KafkaServer",
+    "KafkaStartError",
+    "KafkaUnavailableError",
+    "install_jaeger",
+    "install_kafka",
+]
