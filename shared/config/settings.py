@@ -38,6 +38,7 @@ class ConduitSettings(BaseSettings):
     # Kubernetes' default termination grace is 30 s: drain within it.
     shutdown_grace_s: float = Field(default=25.0, gt=0)
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
     # Tracing: "otlp" exports to `otlp_endpoint` (OTLP/HTTP, e.g. Jaeger's :4318), "file"
     # writes JSON lines to `trace_file` (default <data_dir>/traces.jsonl), "none" is off.
     traces: Literal["none", "otlp", "file"] = "none"

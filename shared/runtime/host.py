@@ -16,7 +16,7 @@ from shared.runtime.raw import RawRunner
 from shared.runtime.retry import RetryRunner
 from shared.runtime.service import StepService
 from shared.runtime.steps import StepRunner
-from shared.telemetry.tracing import configure_tracing
+from shared.telemetry import configure_logging, configure_tracing
 from shared.workflow import WorkflowRegistry
 from shared.workflow.model import SERVICE_NAMES
 
@@ -109,14 +109,14 @@ class ServiceHost:
 def run_service(factory: ServiceFactory) -> None:
     """Entry point of `python -m services.<name>`: run until SIGTERM or SIGINT."""
     settings = ConduitSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
     asyncio.run(_serve(settings, factory))
 
 
 async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
     service = factory(settings)
+    configure_logging(
+        service=service.name, level=settings.log_level, json_format=settings.log_format == "json"
+    )
     tracing = configure_tracing(settings, service.name)
     host = ServiceHost(settings, make_bus(settings, client_id=service.name), [service])
     stopping = asyncio.Event()

@@ -7,10 +7,12 @@ and makes it current while the handler runs, so every hop of a request joins one
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from opentelemetry import context, propagate
 
-from shared.bus.base import BusMessage, Handler
+if TYPE_CHECKING:  # the bus imports this module: a runtime import would be circular
+    from shared.bus.base import BusMessage, Handler
 
 
 def with_trace_headers(headers: Mapping[str, str]) -> dict[str, str]:
