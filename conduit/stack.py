@@ -39,8 +39,11 @@ class ServiceProcesses:
         env: Mapping[str, str] | None = None,
         services: Sequence[str] = SERVICE_NAMES,
         log_dir: Path | None = None,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        """`service_env` adds variables for one service only, e.g. its metrics port."""
         self._services = list(services)
+        self._service_env = {name: dict(extra) for name, extra in (service_env or {}).items()}
         self._log_dir = log_dir or data_dir / "logs"
         self._env = {
             **os.environ,
@@ -68,7 +71,7 @@ class ServiceProcesses:
             self._processes[key] = subprocess.Popen(
                 [sys.executable, "-m", module_for(name)],
                 cwd=repo_root(),
-                env=self._env,
+                env={**self._env, **self._service_env.get(name, {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -20,6 +20,7 @@ from shared.contracts import ModelOutput, StepEvent, ToolCall
 from shared.models.chat import ChatMessage
 from shared.runtime import BudgetExhausted, ModelOutputInvalid, StepCall, StepService
 from shared.telemetry import tracer
+from shared.telemetry.metrics import COST, TOKENS
 
 
 def make_backend(settings: InferenceSettings) -> ModelBackend:
@@ -69,6 +70,10 @@ class InferenceStep:
                 generation.input_tokens * self._settings.price_per_1k_input_usd
                 + generation.output_tokens * self._settings.price_per_1k_output_usd
             ) / 1000
+            tenant = envelope.tenant_id
+            TOKENS.labels(generation.model, tenant, "input").inc(generation.input_tokens)
+            TOKENS.labels(generation.model, tenant, "output").inc(generation.output_tokens)
+            COST.labels(generation.model, tenant).inc(cost)
             span.set_attributes(
                 {
                     "gen_ai.response.model": generation.model,

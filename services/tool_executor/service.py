@@ -19,6 +19,7 @@ from shared.config import ConduitSettings, load_yaml_model
 from shared.contracts import StepEvent, ToolCall, ToolError, ToolExchange
 from shared.runtime import StepCall, StepService
 from shared.telemetry import tracer
+from shared.telemetry.metrics import TOOL_CALLS
 from shared.tools import (
     TOOLS_FILE,
     ToolCatalog,
@@ -80,10 +81,12 @@ class ToolExecutor:
                 },
             ) as span:
                 exchange = await self._run(event, step, item)
+                outcome = "ok" if exchange.ok else exchange.error.code
+                TOOL_CALLS.labels(item.call.tool, outcome, str(exchange.replayed).lower()).inc()
                 span.set_attributes(
                     {
                         "conduit.tool.idempotency_key": exchange.idempotency_key,
-                        "conduit.tool.outcome": "ok" if exchange.ok else exchange.error.code,
+                        "conduit.tool.outcome": outcome,
                         "conduit.tool.replayed": exchange.replayed,
                     }
                 )

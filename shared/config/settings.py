@@ -39,6 +39,8 @@ class ConduitSettings(BaseSettings):
     shutdown_grace_s: float = Field(default=25.0, gt=0)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+    # Prometheus `/metrics` on this port (all interfaces); none when unset.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # Tracing: "otlp" exports to `otlp_endpoint` (OTLP/HTTP, e.g. Jaeger's :4318), "file"
     # writes JSON lines to `trace_file` (default <data_dir>/traces.jsonl), "none" is off.
     traces: Literal["none", "otlp", "file"] = "none"

@@ -17,6 +17,7 @@ from shared.runtime.retry import RetryRunner
 from shared.runtime.service import StepService
 from shared.runtime.steps import StepRunner
 from shared.telemetry import configure_logging, configure_tracing
+from shared.telemetry.metrics import serve_metrics
 from shared.workflow import WorkflowRegistry
 from shared.workflow.model import SERVICE_NAMES
 
@@ -118,6 +119,8 @@ async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
         service=service.name, level=settings.log_level, json_format=settings.log_format == "json"
     )
     tracing = configure_tracing(settings, service.name)
+    if settings.metrics_port is not None:
+        serve_metrics(settings.metrics_port)
     host = ServiceHost(settings, make_bus(settings, client_id=service.name), [service])
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -31,10 +31,13 @@ from shared.runtime.errors import DeadlineExceeded, StepError
 from shared.runtime.responses import error_response, finish_response, stop_response
 from shared.runtime.retry import attempt_of, backoff_s, schedule_retry
 from shared.runtime.service import StepCall, StepService
+from shared.telemetry.metrics import EVENTS, IN_FLIGHT, STEP_SECONDS
 from shared.telemetry.tracing import tracer
 from shared.workflow import Continue, Finish, Stop, WorkflowRegistry, advance, check_limits, locate
 
 log = logging.getLogger(__name__)
+
+_RESULTS = {"handled": "processed", "ended": "failed", "retrying": "retried"}
 
 EVENT_TYPE = "application/x-protobuf; type=conduit.v1.StepEvent"
 RESPONSE_TYPE = "application/x-protobuf; type=conduit.v1.Response"
@@ -100,6 +103,7 @@ class StepRunner:
                 reason=malformed.reason,
                 attempts=1,
             )
+            EVENTS.labels(self._service.name, "dead_lettered").inc()
             return
         envelope = event.envelope
         attributes: dict[str, AttributeValue] = {
@@ -130,8 +134,11 @@ class StepRunner:
                 event.envelope.request_id,
             )
             trace.get_current_span().set_attribute("conduit.duplicate", value=True)
+            EVENTS.labels(self._service.name, "duplicate").inc()
             return
-        if await self._process(event, message):
+        with IN_FLIGHT.labels(self._service.name).track_inprogress():
+            finished = await self._process(event, message)
+        if finished:
             await when_durable(lambda: self._processed.record(event_id))
 
     def _decode(self, message: BusMessage) -> StepEvent:
@@ -182,7 +189,12 @@ class StepRunner:
         call = StepCall(
             workflow=located.workflow.name, step_id=located.step_id, params=located.step.params
         )
+        started = time.perf_counter()
         outcome = await self._handle(event, call, message)
+        STEP_SECONDS.labels(self._service.name, call.workflow, call.step_id, outcome).observe(
+            time.perf_counter() - started
+        )
+        EVENTS.labels(self._service.name, _RESULTS[outcome]).inc()
         if outcome == "handled":
             await self._route(event)
         return outcome != "retrying"
@@ -230,6 +242,7 @@ class StepRunner:
             trace.get_current_span().add_event(
                 "dead-lettered", {"attempts": attempt, "reason": reason}
             )
+            EVENTS.labels(self._service.name, "dead_lettered").inc()
             await dead_letter(
                 self._bus,
                 self._topics,

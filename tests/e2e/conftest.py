@@ -33,13 +33,23 @@ def transactional() -> bool:
 
 
 @pytest.fixture
+def service_env() -> dict[str, dict[str, str]]:
+    """Variables for single services; a test module overrides it (metrics ports, say)."""
+    return {}
+
+
+@pytest.fixture
 def topics() -> Topics:
     return Topics(f"e2e{int(time.time() * 1000)}")
 
 
 @pytest.fixture
 def stack(
-    kafka_server: KafkaServer, tmp_path: Path, topics: Topics, transactional: bool
+    kafka_server: KafkaServer,
+    tmp_path: Path,
+    topics: Topics,
+    transactional: bool,
+    service_env: dict[str, dict[str, str]],
 ) -> Iterator[ServiceProcesses]:
     processes = ServiceProcesses(
         bootstrap=kafka_server.bootstrap_servers,
@@ -49,6 +59,7 @@ def stack(
             "CONDUIT_TOPIC_PREFIX": topics.prefix,
             "CONDUIT_KAFKA_TRANSACTIONS": str(transactional).lower(),
         },
+        service_env=service_env,
     )
     processes.start_all()
     try:
