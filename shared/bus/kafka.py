@@ -9,6 +9,7 @@ partition, so the message is delivered again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
@@ -25,6 +26,7 @@ from faststream.message import StreamMessage
 from shared.bus.base import BusMessage, Handler
 from shared.bus.dispatch import KeyedDispatcher, Partition
 from shared.bus.transactions import TransactionalPublisher
+from shared.telemetry.metrics import CONSUMER_LAG
 from shared.telemetry.propagation import in_trace_context, with_trace_headers
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class KafkaBus:
         self._shutdown_grace_s = shutdown_grace_s
         self._max_in_flight = max_in_flight
         self._dispatchers: list[KeyedDispatcher] = []
+        self._lag_tasks: list[asyncio.Task[None]] = []
         self._transactions = (
             TransactionalPublisher(bootstrap_servers, transactional_id=f"{client_id}-{uuid4().hex}")
             if transactional
@@ -101,6 +104,7 @@ class KafkaBus:
         async def consume(body: bytes, message: KafkaMessage, kafka: Consumer) -> None:
             if not consumer:
                 consumer.append(kafka)
+                self._lag_tasks.append(asyncio.create_task(_report_lag(kafka, group)))
             # Not a batch subscriber: the raw message is one record, never a tuple of them.
             record = cast("ConsumerRecord[bytes, bytes]", message.raw_message)
             await dispatcher.submit(_from_record(record))
@@ -144,6 +148,8 @@ class KafkaBus:
 
     async def stop(self) -> None:
         """Drain: finish and commit accepted records, then close the connections."""
+        for task in self._lag_tasks:
+            task.cancel()
         for dispatcher in self._dispatchers:
             try:
                 await asyncio.wait_for(dispatcher.drain(), self._shutdown_grace_s)
@@ -155,6 +161,19 @@ class KafkaBus:
         await self._broker.stop()
         if self._transactions is not None:
             await self._transactions.stop()
+
+
+async def _report_lag(consumer: AIOKafkaConsumer, group: str, every_s: float = 5.0) -> None:
+    """Keep `conduit_consumer_lag` current: the partition's end minus our position."""
+    while True:
+        for partition in consumer.assignment():
+            end = consumer.highwater(partition)
+            if end is None:
+                continue
+            with contextlib.suppress(Exception):  # revoked meanwhile: next round skips it
+                lag = end - await consumer.position(partition)
+                CONSUMER_LAG.labels(group, partition.topic, str(partition.partition)).set(lag)
+        await asyncio.sleep(every_s)
 
 
 async def ensure_topics(bootstrap_servers: str, names: Sequence[str], partitions: int) -> None:

@@ -59,7 +59,7 @@ async def test_running_services_export_step_token_and_tool_metrics(
         "Where is my order ORD-5001?", session_id="metrics-1", timeout_s=STARTUP_TIMEOUT_S
     )
     assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(6)  # one round of the lag reporter
 
     inference = await asyncio.to_thread(_scrape, "inference")
     tools = await asyncio.to_thread(_scrape, "tool-executor")
@@ -69,3 +69,6 @@ async def test_running_services_export_step_token_and_tool_metrics(
     assert _value(inference, "conduit_step_duration_seconds_count", step="answer") >= 1
     assert _value(inference, "conduit_tokens_total", direction="input") > 0, "no tokens counted"
     assert _value(tools, "conduit_tool_calls_total", tool="lookup_order", outcome="ok") == 1
+    lags = [v for (name, _), v in tools.items() if name == "conduit_consumer_lag"]
+    assert lags, "consumer lag per partition is not exported"
+    assert all(lag >= 0 for lag in lags), lags
