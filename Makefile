@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-unit test-kafka lint format proto bench soak up kafka
+.PHONY: setup demo test test-unit test-kafka lint format proto bench soak up kafka jaeger
 
 setup:
 	@scripts/setup.sh
@@ -10,10 +10,13 @@ setup:
 kafka:
 	@scripts/install-kafka.sh >/dev/null
 
+jaeger:
+	@scripts/install-jaeger.sh >/dev/null
+
 demo: setup
 	@$(PYTHON) -m conduit demo
 
-test: setup kafka
+test: setup kafka jaeger
 	$(PYTHON) scripts/gen_proto.py --check
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy shared services conduit benchmarks tests

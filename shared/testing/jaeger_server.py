@@ -300,7 +300,7 @@ class JaegerServer:
         if self._workdir is None or not self.log_path.exists():
             return "(no Jaeger log)"
         lines = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(lines[-LOG_TAIL_LINES:])
+        return "\n".join(lines[-LOG_TAIL_LINES:]) or "(empty Jaeger log)"
 
     def _require_workdir(self) -> Path:
         if self._workdir is None:

@@ -33,6 +33,12 @@ def transactional() -> bool:
 
 
 @pytest.fixture
+def stack_env() -> dict[str, str]:
+    """Variables for every service; a test module overrides it (tracing, say)."""
+    return {}
+
+
+@pytest.fixture
 def service_env() -> dict[str, dict[str, str]]:
     """Variables for single services; a test module overrides it (metrics ports, say)."""
     return {}
@@ -50,6 +56,7 @@ def stack(
     topics: Topics,
     transactional: bool,
     service_env: dict[str, dict[str, str]],
+    stack_env: dict[str, str],
 ) -> Iterator[ServiceProcesses]:
     processes = ServiceProcesses(
         bootstrap=kafka_server.bootstrap_servers,
@@ -58,6 +65,7 @@ def stack(
             "CONDUIT_INFERENCE_BACKEND": "scripted",
             "CONDUIT_TOPIC_PREFIX": topics.prefix,
             "CONDUIT_KAFKA_TRANSACTIONS": str(transactional).lower(),
+            **stack_env,
         },
         service_env=service_env,
     )
