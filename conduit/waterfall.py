@@ -98,14 +98,15 @@ def render(spans: list[Span], request_id: str) -> str:
     header = (
         f"request {request_id}  trace {spans[0].trace_id}  {total_ms:.1f} ms, {len(spans)} spans"
     )
-    rows = [f"{'start ms':>9} {'ms':>9}  {'service':<16}{'span':<44}{'tokens':>7}  timeline"]
+    columns = f"{'start ms':>9} {'ms':>9}  {'service':<16}{'span':<44}{'tokens':>7}{'cost $':>9}"
+    rows = [f"{columns}  timeline"]
     for span in spans:
         offset_ms = (span.start_ns - start) / 1e6
         tokens = _tokens(span)
         name = ("  " * depth[span.span_id] + span.name)[:43]
         rows.append(
             f"{offset_ms:>9.1f} {span.duration_ms:>9.1f}  {service[span.span_id]:<16}{name:<44}"
-            f"{tokens:>7}  {_bar(offset_ms, span.duration_ms, total_ms)}"
+            f"{tokens:>7}{_cost(span):>9}  {_bar(offset_ms, span.duration_ms, total_ms)}"
             f"{_outcome(span)}"
         )
     return "\n".join([header, *rows])
@@ -146,6 +147,11 @@ def _tokens(span: Span) -> str:
         for k in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
     )
     return str(used) if used else ""
+
+
+def _cost(span: Span) -> str:
+    cost = span.attributes.get("conduit.cost_usd")
+    return f"{float(cost):.5f}" if cost is not None else ""
 
 
 def _outcome(span: Span) -> str:

@@ -12,11 +12,13 @@ checks the answer. Example workflow step:
 
 from __future__ import annotations
 
+from opentelemetry import trace
+
 from services.guardrail.input_stage import guard_input
 from services.guardrail.output_checks import CHECKS, Check, guard_output
 from services.guardrail.settings import GuardrailSettings
 from shared.config import ConduitSettings
-from shared.contracts import StepEvent
+from shared.contracts import GuardrailReport, StepEvent, Verdict
 from shared.runtime import StepCall, StepMisconfigured, StepService
 
 
@@ -47,14 +49,30 @@ class Guardrail:
             report = guard_input(event.request, max_chars=self._settings.max_input_chars)
             event.input_guard.CopyFrom(report)
         elif stage == "output":
-            event.output_guard.CopyFrom(guard_output(event, _checks(call)))
+            report = guard_output(event, _checks(call))
+            event.output_guard.CopyFrom(report)
         else:
             raise StepMisconfigured(
                 f"{call.workflow}.{call.step_id}: guardrail `stage` must be 'input' or 'output', "
                 f"not {stage!r}"
             )
+        _record_decision(report)
 
 
 def build(settings: ConduitSettings, guardrail: GuardrailSettings | None = None) -> StepService:
     handler = Guardrail(guardrail or GuardrailSettings())
     return StepService(name="guardrail", handle=handler.handle, consumes_ingest=True)
+
+
+def _record_decision(report: GuardrailReport) -> None:
+    """The decision on the step's span: verdict, redaction counts, findings (which name
+    kinds of data and amounts, never the personal data itself)."""
+    trace.get_current_span().add_event(
+        "guardrail decision",
+        {
+            "conduit.guardrail.stage": report.stage,
+            "conduit.guardrail.verdict": Verdict.Name(report.verdict),
+            "conduit.guardrail.redactions": [f"{r.kind}:{r.count}" for r in report.redactions],
+            "conduit.guardrail.findings": list(report.findings),
+        },
+    )

@@ -53,3 +53,24 @@ async def test_one_request_is_one_trace_with_a_span_for_every_step(
     waterfall = render(spans, request_id)
     assert "execute_tool issue_refund" in waterfall, waterfall
     assert "ada@" not in waterfall
+
+
+async def test_no_personal_data_reaches_span_attributes_or_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONDUIT_INFERENCE_BACKEND", "scripted")
+    settings = ConduitSettings(data_dir=tmp_path, traces="file")
+    async with EmbeddedConduit(settings) as conduit:
+        await conduit.load_knowledge(settings.config_dir / "knowledge")
+        await conduit.client.ask(
+            "Refund INV-1001, mail ada@example.com, card 4111 1111 1111 1111, "
+            "call +44 20 7946 0958",
+            session_id="pii",
+        )
+        await asyncio.sleep(0.1)
+        assert conduit.tracing is not None
+        conduit.tracing.force_flush()
+    exported = (tmp_path / "traces.jsonl").read_text()
+    for secret in ("ada@example.com", "4111 1111 1111 1111", "20 7946 0958"):
+        assert secret not in exported, f"{secret!r} reached the exported spans"
+    assert "guardrail decision" in exported, "guardrail decisions are not recorded on spans"
