@@ -1,3 +1,3 @@
 """Shared pytest configuration; fixtures live in ``tests/fixtures`` and load as plugins."""
 
-pytest_plugins = ["tests.fixtures.jaeger", "tests.fixtures.kafka"]
+pytest_plugins = ["tests.fixtures.real_servers"]

@@ -4,6 +4,7 @@ the local trace file and rendered by `conduit trace` (scripted stand-in model)."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,19 +16,28 @@ from shared.config import ConduitSettings
 pytestmark = pytest.mark.timeout(120)
 
 
-async def test_one_request_is_one_trace_with_a_span_for_every_step(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+async def traced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[EmbeddedConduit]:
     monkeypatch.setenv("CONDUIT_INFERENCE_BACKEND", "scripted")
     settings = ConduitSettings(data_dir=tmp_path, traces="file")
     async with EmbeddedConduit(settings) as conduit:
         await conduit.load_knowledge(settings.config_dir / "knowledge")
-        response = await conduit.client.ask(
-            "I was charged twice for invoice INV-1001, please refund me", session_id="t1"
-        )
-        await asyncio.sleep(0.1)
-        assert conduit.tracing is not None, "traces=file must install a tracer provider"
-        conduit.tracing.force_flush()
+        yield conduit
+
+
+async def _flush(conduit: EmbeddedConduit) -> None:
+    await asyncio.sleep(0.1)  # the last step's span closes just after it answered
+    assert conduit.tracing is not None, "traces=file must install a tracer provider"
+    conduit.tracing.force_flush()
+
+
+async def test_one_request_is_one_trace_with_a_span_for_every_step(
+    traced: EmbeddedConduit, tmp_path: Path
+) -> None:
+    response = await traced.client.ask(
+        "I was charged twice for invoice INV-1001, please refund me", session_id="t1"
+    )
+    await _flush(traced)
     request_id = response.envelope.request_id
 
     spans = request_spans(spans_from_file(tmp_path / "traces.jsonl"), request_id)
@@ -56,20 +66,13 @@ async def test_one_request_is_one_trace_with_a_span_for_every_step(
 
 
 async def test_no_personal_data_reaches_span_attributes_or_events(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    traced: EmbeddedConduit, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("CONDUIT_INFERENCE_BACKEND", "scripted")
-    settings = ConduitSettings(data_dir=tmp_path, traces="file")
-    async with EmbeddedConduit(settings) as conduit:
-        await conduit.load_knowledge(settings.config_dir / "knowledge")
-        await conduit.client.ask(
-            "Refund INV-1001, mail ada@example.com, card 4111 1111 1111 1111, "
-            "call +44 20 7946 0958",
-            session_id="pii",
-        )
-        await asyncio.sleep(0.1)
-        assert conduit.tracing is not None
-        conduit.tracing.force_flush()
+    await traced.client.ask(
+        "Refund INV-1001, mail ada@example.com, card 4111 1111 1111 1111, call +44 20 7946 0958",
+        session_id="pii",
+    )
+    await _flush(traced)
     exported = (tmp_path / "traces.jsonl").read_text()
     for secret in ("ada@example.com", "4111 1111 1111 1111", "20 7946 0958"):
         assert secret not in exported, f"{secret!r} reached the exported spans"
