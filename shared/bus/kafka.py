@@ -136,7 +136,11 @@ class KafkaBus:
             partitions=self._partitions,
             isolation_level=self._isolation,
         )
-        await listener.start()
+        try:
+            await listener.start()
+        except BaseException:
+            await listener.close()
+            raise
         return listener
 
     async def start(self) -> None:
@@ -237,6 +241,9 @@ class KafkaListener:
             bootstrap_servers=bootstrap_servers,
             enable_auto_commit=False,
             isolation_level=isolation_level,
+            # A topic created a moment ago may be missing from the first metadata answer;
+            # refresh often so its partitions are assigned within a second, not minutes.
+            metadata_max_age_ms=500,
         )
         self._task: asyncio.Task[None] | None = None
 

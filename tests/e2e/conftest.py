@@ -85,8 +85,8 @@ async def client(
     )
     conduit = ConduitClient(bus, topics)
     await bus.start()
-    await conduit.start()
     try:
+        await conduit.start()
         yield conduit
     finally:
         await conduit.close()
