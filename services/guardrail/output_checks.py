@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
-from services.guardrail.refund_policy import refund_within_policy
+from services.guardrail.refund_policy import REFUND_TOOL, refund_within_policy
 from shared.contracts import GuardrailReport, StepEvent, Verdict
 from shared.pii import find
 
@@ -53,7 +53,7 @@ def refund_claims_match_actions(event: StepEvent) -> str | None:
     """An answer may say a refund was made only if a refund was actually issued."""
     if not _REFUND_CLAIM.search(event.model_output.text):
         return None
-    issued = [x for x in event.tool_exchanges if x.call.tool == "issue_refund" and x.ok]
+    issued = [x for x in event.tool_exchanges if x.call.tool == REFUND_TOOL and x.ok]
     return None if issued else "the answer claims a refund that was never issued"
 
 

@@ -7,11 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from services.prompt_builder.templates import PromptTemplate
+from shared.agent import TOOL_RESULT_PREFIX
 from shared.contracts import Chunk, StepEvent, ToolExchange, Turn
 from shared.models.chat import ChatMessage
 from shared.runtime import InputTooLarge
-
-RESULT_PREFIX = "Result of "
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,8 @@ def _call_json(exchange: ToolExchange) -> str:
 def _result_text(exchange: ToolExchange) -> str:
     tool = exchange.call.tool
     if exchange.ok:
-        return f"{RESULT_PREFIX}{tool}: {exchange.result_json}"
-    return f"{RESULT_PREFIX}{tool}: error {exchange.error.code}: {exchange.error.message}"
+        return f"{TOOL_RESULT_PREFIX}{tool}: {exchange.result_json}"
+    return f"{TOOL_RESULT_PREFIX}{tool}: error {exchange.error.code}: {exchange.error.message}"
 
 
 def _reductions(parts: PromptParts) -> list[PromptParts]:

@@ -3,6 +3,7 @@
 from shared.agent.output import (
     ANSWER,
     CALL_TOOL,
+    TOOL_RESULT_PREFIX,
     AgentOutput,
     MalformedOutput,
     ParsedToolCall,
@@ -15,6 +16,7 @@ from shared.agent.output import (
 __all__ = [
     "ANSWER",
     "CALL_TOOL",
+    "TOOL_RESULT_PREFIX",
     "AgentOutput",
     "MalformedOutput",
     "ParsedToolCall",

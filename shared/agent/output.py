@@ -16,6 +16,8 @@ from typing import Any
 
 CALL_TOOL = "call_tool"
 ANSWER = "answer"
+# How a tool's result is shown to the model: "Result of <tool>: <JSON or error>".
+TOOL_RESULT_PREFIX = "Result of "
 
 
 class MalformedOutput(ValueError):

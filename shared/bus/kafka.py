@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal, cast
 from uuid import uuid4
 
@@ -81,24 +81,20 @@ class KafkaBus:
         consumer: list[AIOKafkaConsumer] = []
 
         async def commit(partition: Partition, offset: int) -> None:
-            if self._transactions is None:  # else the offset went with the transaction
-                await consumer[0].commit({TopicPartition(*partition): offset})
+            await consumer[0].commit({TopicPartition(*partition): offset})
 
         if self._transactions is None:
-            dispatcher = KeyedDispatcher(
-                handler,
-                commit,
-                max_in_flight=self._max_in_flight,
-                retry_delay_s=self._redelivery_delay_s,
-            )
+            run, lanes, on_done = handler, _by_key, commit
         else:
-            dispatcher = KeyedDispatcher(
-                self._transactions.wrap(handler, group),
-                commit,
-                max_in_flight=self._max_in_flight,
-                retry_delay_s=self._redelivery_delay_s,
-                order_by=lambda message: (message.topic, message.partition),
-            )
+            # Offsets go with each transaction, which must cover every record before it.
+            run, lanes, on_done = self._transactions.wrap(handler, group), _by_partition, _no_commit
+        dispatcher = KeyedDispatcher(
+            run,
+            on_done,
+            max_in_flight=self._max_in_flight,
+            retry_delay_s=self._redelivery_delay_s,
+            order_by=lanes,
+        )
         self._dispatchers.append(dispatcher)
 
         async def consume(body: bytes, message: KafkaMessage, kafka: Consumer) -> None:
@@ -278,6 +274,18 @@ class KafkaListener:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self._consumer.stop()
+
+
+def _by_key(message: BusMessage) -> Hashable:
+    return message.key
+
+
+def _by_partition(message: BusMessage) -> Hashable:
+    return (message.topic, message.partition)
+
+
+async def _no_commit(partition: Partition, offset: int) -> None:
+    """With transactions the consumed offset was committed inside the transaction."""
 
 
 async def _raw_body(message: StreamMessage[Any]) -> bytes:

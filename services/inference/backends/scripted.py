@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.inference.backends.base import Generation, GenerationRequest
-from shared.agent import ANSWER, CALL_TOOL
+from shared.agent import ANSWER, CALL_TOOL, TOOL_RESULT_PREFIX
 
 SCRIPTED_MODEL = "scripted-deterministic"
-RESULT_PREFIX = "Result of "
 
 
 class ScriptedBackend:
@@ -61,7 +60,7 @@ class ScriptedBackend:
     @staticmethod
     def _sentence(request: GenerationRequest) -> str:
         for message in reversed(request.messages):
-            if message.content.startswith(RESULT_PREFIX):
+            if message.content.startswith(TOOL_RESULT_PREFIX):
                 return f"Done. {message.content}"[:400]
         return "Here is the information you asked for, from our policies."
 
