@@ -38,7 +38,7 @@ format: setup
 proto: setup
 	$(PYTHON) scripts/gen_proto.py
 
-bench: setup kafka
+bench: setup kafka jaeger
 	$(PYTHON) -m benchmarks.pipeline
 
 soak: setup kafka

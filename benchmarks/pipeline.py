@@ -2,8 +2,10 @@
 
 Runs the refund, order-status and product-question conversations in turn, embedded (six
 services in one process over the in-memory bus) and over Kafka (six OS processes against
-a real loopback broker). The model is the zero-latency scripted stand-in, so the figures
-are orchestration overhead plus the real MiniLM embedding, retrieval and SQLite tool work.
+a real loopback broker), each with telemetry off and on ("-traced": spans to the local
+file embedded; traces and metrics over OTLP to a real Jaeger over Kafka). The model is
+the zero-latency scripted stand-in, so the figures are orchestration overhead plus the
+real MiniLM embedding, retrieval and SQLite tool work.
 
 Example: `python -m benchmarks.pipeline --mode kafka --requests 90 --concurrency 4`
 """
@@ -21,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.render import render_mode
+from benchmarks.render import render_mode, render_telemetry_cost
 from benchmarks.stats import Sample, summarize
 from benchmarks.targets import SCRIPTED_MODEL_ENV, TARGETS, Target
 from benchmarks.workload import WORKLOAD, message_for
@@ -52,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.pipeline", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--mode", choices=[*TARGETS, "all"], default="all")
+    parser.add_argument("--mode", choices=[*TARGETS, "all"], nargs="+", default=["all"])
     parser.add_argument("--requests", type=_at_least(MIN_REQUESTS), default=60)
     parser.add_argument("--concurrency", type=_at_least(1), default=1)
     parser.add_argument("--warmup", type=_at_least(0), default=len(WORKLOAD))
@@ -92,8 +94,9 @@ async def _ask(client: ConduitClient, index: int, session_prefix: str, timeout_s
 
 
 async def _measure(client: ConduitClient, plan: Plan, mode: str) -> tuple[list[Sample], float]:
-    for index in range(plan.warmup):
-        # The first requests over Kafka also wait for consumer groups to settle.
+    for index in range(plan.requests, plan.requests + plan.warmup):
+        # The first requests over Kafka also wait for consumer groups to settle. Numbered
+        # after the measured ones, so none of their texts is seen before it is measured.
         await _ask(client, index, f"bench-{mode}-warmup", plan.startup_timeout_s)
     pending = iter(range(plan.requests))
     samples: list[Sample] = []
@@ -138,13 +141,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         startup_timeout_s=args.startup_timeout,
         budget_s=args.budget,
     )
-    modes = list(TARGETS) if args.mode == "all" else [args.mode]
+    modes = list(TARGETS) if "all" in args.mode else list(dict.fromkeys(args.mode))
     print(f"{'=' * 88}\n{MODEL_NOTE}\n{'=' * 88}", flush=True)
     reports: dict[str, dict[str, object]] = {}
     for mode in modes:
         print(f"\nrunning {mode} ...", flush=True)
         reports[mode] = asyncio.run(run_mode(mode, TARGETS[mode], plan))
         print(render_mode(mode, reports[mode]), flush=True)
+    telemetry_cost = render_telemetry_cost(reports)
+    if telemetry_cost is not None:
+        print(f"\n{telemetry_cost}", flush=True)
     results = {
         "model": "scripted stand-in (zero latency); not the real LLM",
         "note": MODEL_NOTE.replace("\n", " "),

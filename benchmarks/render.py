@@ -64,6 +64,36 @@ def render_mode(name: str, report: Mapping[str, Any]) -> str:
     return f"{header}\n\n{latency}\n\n{steps}"
 
 
+def render_telemetry_cost(reports: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Latency and throughput with telemetry off vs. on, for each pair of modes run."""
+    rows = []
+    for mode, off in reports.items():
+        on = reports.get(f"{mode}-traced")
+        if on is None:
+            continue
+        off_ms, on_ms = off["end_to_end_ms"], on["end_to_end_ms"]
+        rows.append(
+            (
+                mode,
+                off_ms["p50"],
+                on_ms["p50"],
+                on_ms["p50"] - off_ms["p50"],
+                f"{(on_ms['p50'] / off_ms['p50'] - 1) * 100:+.1f}%",
+                off_ms["p95"],
+                on_ms["p95"],
+                off["throughput_rps"],
+                on["throughput_rps"],
+            )
+        )
+    if not rows:
+        return None
+    headers = (
+        "telemetry off vs on", "p50 off", "p50 on", "p50 delta", "p50 change",
+        "p95 off", "p95 on", "req/s off", "req/s on",
+    )  # fmt: skip
+    return "=== what telemetry costs (end to end, ms) ===\n" + table(headers, rows)
+
+
 def _cell(value: object) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 

@@ -1,7 +1,10 @@
-"""The two deployments under test, each yielding a client with the knowledge base indexed.
+"""The deployments under test, each yielding a client with the knowledge base indexed.
 
-Both use the deterministic scripted stand-in model, so figures are orchestration, the
-real MiniLM embedding, retrieval and SQLite tool work, with zero model latency.
+All use the deterministic scripted stand-in model, so figures are orchestration, the
+real MiniLM embedding, retrieval and SQLite tool work, with zero model latency. The
+"-traced" variants are the same deployments with telemetry on, to measure what it costs:
+embedded writes its local trace file; Kafka exports traces and metrics over OTLP to a real
+Jaeger started here.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from shared.bus import Topics
 from shared.bus.kafka import KafkaBus
 from shared.client import ConduitClient
 from shared.config import ConduitSettings
-from shared.testing import KafkaServer
+from shared.testing import JaegerServer, KafkaServer
 
 SCRIPTED_MODEL_ENV = {"CONDUIT_INFERENCE_BACKEND": "scripted"}
 TENANT = "default"
@@ -34,14 +37,31 @@ def fresh_prefix() -> str:
     return f"bench{time.time_ns()}"
 
 
-@asynccontextmanager
-async def embedded(data_dir: Path, startup_timeout_s: float) -> AsyncIterator[ConduitClient]:
+def embedded(
+    data_dir: Path, startup_timeout_s: float
+) -> AbstractAsyncContextManager[ConduitClient]:
     """All six services in this process over the in-memory bus.
 
     The inference service reads its backend from the environment when built: the caller
     sets `SCRIPTED_MODEL_ENV` in `os.environ` first.
     """
-    settings = ConduitSettings(data_dir=data_dir, topic_prefix=fresh_prefix())
+    return _embedded(
+        ConduitSettings(data_dir=data_dir, topic_prefix=fresh_prefix()), startup_timeout_s
+    )
+
+
+def embedded_traced(
+    data_dir: Path, startup_timeout_s: float
+) -> AbstractAsyncContextManager[ConduitClient]:
+    """The same, writing every span to the local trace file as `conduit demo` does."""
+    settings = ConduitSettings(data_dir=data_dir, topic_prefix=fresh_prefix(), traces="file")
+    return _embedded(settings, startup_timeout_s)
+
+
+@asynccontextmanager
+async def _embedded(
+    settings: ConduitSettings, startup_timeout_s: float
+) -> AsyncIterator[ConduitClient]:
     async with EmbeddedConduit(settings) as conduit:
         await asyncio.wait_for(
             conduit.load_knowledge(settings.config_dir / "knowledge", TENANT), startup_timeout_s
@@ -54,6 +74,13 @@ def kafka(data_dir: Path, startup_timeout_s: float) -> AbstractAsyncContextManag
     return _kafka(data_dir, startup_timeout_s, transactional=False)
 
 
+def kafka_traced(
+    data_dir: Path, startup_timeout_s: float
+) -> AbstractAsyncContextManager[ConduitClient]:
+    """The same, every service exporting traces and metrics over OTLP to a real Jaeger."""
+    return _kafka(data_dir, startup_timeout_s, transactional=False, otlp=True)
+
+
 def kafka_transactions(
     data_dir: Path, startup_timeout_s: float
 ) -> AbstractAsyncContextManager[ConduitClient]:
@@ -63,7 +90,7 @@ def kafka_transactions(
 
 @asynccontextmanager
 async def _kafka(
-    data_dir: Path, startup_timeout_s: float, *, transactional: bool
+    data_dir: Path, startup_timeout_s: float, *, transactional: bool, otlp: bool = False
 ) -> AsyncIterator[ConduitClient]:
     topics = Topics(fresh_prefix())
     settings = ConduitSettings()
@@ -77,11 +104,22 @@ async def _kafka(
             topics.all_for(list(SERVICE_NAMES), attempts=settings.handler_attempts),
             settings.kafka_partitions,
         )
+        telemetry: dict[str, str] = {}
+        if otlp:
+            jaeger = JaegerServer()
+            cleanup.callback(jaeger.close)
+            await asyncio.to_thread(jaeger.start)
+            telemetry = {
+                "CONDUIT_TRACES": "otlp",
+                "CONDUIT_METRICS_EXPORT": "otlp",
+                "CONDUIT_OTLP_ENDPOINT": jaeger.otlp_http_endpoint,
+            }
         stack = ServiceProcesses(
             bootstrap=server.bootstrap_servers,
             data_dir=data_dir,
             env={
                 **SCRIPTED_MODEL_ENV,
+                **telemetry,
                 "CONDUIT_TOPIC_PREFIX": topics.prefix,
                 "CONDUIT_KAFKA_TRANSACTIONS": str(transactional).lower(),
             },
@@ -122,6 +160,8 @@ async def load_knowledge(
 
 TARGETS: dict[str, Target] = {
     "embedded": embedded,
+    "embedded-traced": embedded_traced,
     "kafka": kafka,
+    "kafka-traced": kafka_traced,
     "kafka-transactions": kafka_transactions,
 }

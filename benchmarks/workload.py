@@ -1,10 +1,14 @@
 """The benchmark's workload: the three demo conversations, asked in turn.
 
-After the first refund the policy check finds nothing left to refund: the workflow still
-runs its full length, ending in an answer instead of a payment.
+Each request carries its own ticket number, so no two texts are the same and no cache
+answers for the embedder: the figures are the cost of every request's full work. After
+the first refund the policy check finds nothing left to refund: the workflow still runs
+its full length, ending in an answer instead of a payment.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from conduit.demo import CONVERSATIONS, Conversation
 
@@ -12,4 +16,5 @@ WORKLOAD = CONVERSATIONS
 
 
 def message_for(index: int) -> Conversation:
-    return WORKLOAD[index % len(WORKLOAD)]
+    conversation = WORKLOAD[index % len(WORKLOAD)]
+    return dataclasses.replace(conversation, text=f"{conversation.text} (ticket {index})")

@@ -71,9 +71,10 @@ class InferenceStep:
                 + generation.output_tokens * self._settings.price_per_1k_output_usd
             ) / 1000
             tenant = envelope.tenant_id
-            TOKENS.labels(generation.model, tenant, "input").inc(generation.input_tokens)
-            TOKENS.labels(generation.model, tenant, "output").inc(generation.output_tokens)
-            COST.labels(generation.model, tenant).inc(cost)
+            usage = {"model": generation.model, "tenant": tenant}
+            TOKENS.add(generation.input_tokens, {**usage, "direction": "input"})
+            TOKENS.add(generation.output_tokens, {**usage, "direction": "output"})
+            COST.add(cost, usage)
             span.set_attributes(
                 {
                     "gen_ai.response.model": generation.model,

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.intent.catalog import IntentCatalog
-from shared.embeddings import MiniLMEmbedder
+from shared.embeddings import Embedder
 
 F32 = npt.NDArray[np.float32]
 
@@ -33,7 +33,7 @@ class IntentClassifier:
     'refund'
     """
 
-    def __init__(self, catalog: IntentCatalog, embedder: MiniLMEmbedder) -> None:
+    def __init__(self, catalog: IntentCatalog, embedder: Embedder) -> None:
         self._catalog = catalog
         self._embedder = embedder
         self._names = tuple(catalog.intents)

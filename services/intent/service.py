@@ -9,7 +9,7 @@ from services.intent.classifier import IntentClassifier
 from services.intent.entities import extract_entities
 from shared.config import ConduitSettings
 from shared.contracts import IntentResult, IntentScore, StepEvent
-from shared.embeddings import default_embedder
+from shared.embeddings import default_query_embedder
 from shared.runtime import StepCall, StepService
 
 
@@ -40,5 +40,5 @@ class IntentStep:
 
 def build(settings: ConduitSettings) -> StepService:
     catalog = load_intent_catalog(settings.config_dir / "intents.yaml")
-    classifier = IntentClassifier(catalog, default_embedder())
+    classifier = IntentClassifier(catalog, default_query_embedder())
     return StepService(name="intent", handle=IntentStep(classifier), warm_up=classifier.warm_up)

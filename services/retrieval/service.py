@@ -10,7 +10,7 @@ from services.retrieval.documents import DocumentIngestor, decode_document
 from services.retrieval.index import SearchHit, VectorIndex, check_tenant_id
 from shared.config import ConduitSettings
 from shared.contracts import Chunk, DocumentEvent, RetrievalResult, StepEvent
-from shared.embeddings import MiniLMEmbedder, default_embedder
+from shared.embeddings import Embedder, default_embedder, default_query_embedder
 from shared.runtime import RawConsumer, StepCall, StepError, StepMisconfigured, StepService
 from shared.telemetry import tracer
 
@@ -36,11 +36,11 @@ class RetrievalParams(BaseModel):
 class RetrievalStep:
     """Step handler filling `event.retrieval` with chunks ranked by cosine, best first.
 
-    >>> step = RetrievalStep(index, default_embedder())  # doctest: +SKIP
+    >>> step = RetrievalStep(index, default_query_embedder())  # doctest: +SKIP
     >>> await step(event, StepCall(workflow="refund", step_id="retrieve_policy"))  # doctest: +SKIP
     """
 
-    def __init__(self, index: VectorIndex, embedder: MiniLMEmbedder) -> None:
+    def __init__(self, index: VectorIndex, embedder: Embedder) -> None:
         self._index = index
         self._embedder = embedder
 
@@ -99,7 +99,7 @@ def build(settings: ConduitSettings) -> StepService:
     )
     return StepService(
         name="retrieval",
-        handle=RetrievalStep(index, embedder),
+        handle=RetrievalStep(index, default_query_embedder()),
         warm_up=embedder.warm_up,
         raw_consumers=(documents,),
     )

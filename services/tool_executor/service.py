@@ -82,7 +82,10 @@ class ToolExecutor:
             ) as span:
                 exchange = await self._run(event, step, item)
                 outcome = "ok" if exchange.ok else exchange.error.code
-                TOOL_CALLS.labels(item.call.tool, outcome, str(exchange.replayed).lower()).inc()
+                TOOL_CALLS.add(
+                    1,
+                    {"tool": item.call.tool, "outcome": outcome, "replayed": exchange.replayed},
+                )
                 span.set_attributes(
                     {
                         "conduit.tool.idempotency_key": exchange.idempotency_key,

@@ -172,7 +172,10 @@ async def _report_lag(consumer: AIOKafkaConsumer, group: str, every_s: float = 5
                 continue
             with contextlib.suppress(Exception):  # revoked meanwhile: next round skips it
                 lag = end - await consumer.position(partition)
-                CONSUMER_LAG.labels(group, partition.topic, str(partition.partition)).set(lag)
+                CONSUMER_LAG.set(
+                    lag,
+                    {"group": group, "topic": partition.topic, "partition": partition.partition},
+                )
         await asyncio.sleep(every_s)
 
 

@@ -39,8 +39,12 @@ class ConduitSettings(BaseSettings):
     shutdown_grace_s: float = Field(default=25.0, gt=0)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
-    # Prometheus `/metrics` on this port (all interfaces); none when unset.
+    # Prometheus `/metrics` on this port and address; none when unset.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_address: str = "0.0.0.0"
+    # Metrics pushed over OTLP/HTTP to `otlp_endpoint` every interval ("none": not pushed).
+    metrics_export: Literal["none", "otlp"] = "none"
+    metrics_export_interval_s: float = Field(default=10.0, gt=0)
     # Tracing: "otlp" exports to `otlp_endpoint` (OTLP/HTTP, e.g. Jaeger's :4318), "file"
     # writes JSON lines to `trace_file` (default <data_dir>/traces.jsonl), "none" is off.
     traces: Literal["none", "otlp", "file"] = "none"

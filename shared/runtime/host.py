@@ -17,7 +17,7 @@ from shared.runtime.retry import RetryRunner
 from shared.runtime.service import StepService
 from shared.runtime.steps import StepRunner
 from shared.telemetry import configure_logging, configure_tracing
-from shared.telemetry.metrics import serve_metrics
+from shared.telemetry.metrics import configure_metrics
 from shared.workflow import WorkflowRegistry
 from shared.workflow.model import SERVICE_NAMES
 
@@ -119,8 +119,7 @@ async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
         service=service.name, level=settings.log_level, json_format=settings.log_format == "json"
     )
     tracing = configure_tracing(settings, service.name)
-    if settings.metrics_port is not None:
-        serve_metrics(settings.metrics_port)
+    metrics = configure_metrics(settings, service.name)
     host = ServiceHost(settings, make_bus(settings, client_id=service.name), [service])
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -137,6 +136,8 @@ async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
     await host.stop()
     if tracing is not None:
         tracing.shutdown()  # flushes spans still queued
+    if metrics is not None:
+        metrics.shutdown()  # pushes the last OTLP export
 
 
 async def _stop_when_orphaned(stopping: asyncio.Event, poll_s: float = 1.0) -> None:

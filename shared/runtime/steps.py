@@ -103,7 +103,7 @@ class StepRunner:
                 reason=malformed.reason,
                 attempts=1,
             )
-            EVENTS.labels(self._service.name, "dead_lettered").inc()
+            EVENTS.add(1, {"service": self._service.name, "result": "dead_lettered"})
             return
         envelope = event.envelope
         attributes: dict[str, AttributeValue] = {
@@ -134,10 +134,14 @@ class StepRunner:
                 event.envelope.request_id,
             )
             trace.get_current_span().set_attribute("conduit.duplicate", value=True)
-            EVENTS.labels(self._service.name, "duplicate").inc()
+            EVENTS.add(1, {"service": self._service.name, "result": "duplicate"})
             return
-        with IN_FLIGHT.labels(self._service.name).track_inprogress():
+        in_flight = {"service": self._service.name}
+        IN_FLIGHT.add(1, in_flight)
+        try:
             finished = await self._process(event, message)
+        finally:
+            IN_FLIGHT.add(-1, in_flight)
         if finished:
             await when_durable(lambda: self._processed.record(event_id))
 
@@ -191,10 +195,16 @@ class StepRunner:
         )
         started = time.perf_counter()
         outcome = await self._handle(event, call, message)
-        STEP_SECONDS.labels(self._service.name, call.workflow, call.step_id, outcome).observe(
-            time.perf_counter() - started
+        STEP_SECONDS.record(
+            time.perf_counter() - started,
+            {
+                "service": self._service.name,
+                "workflow": call.workflow,
+                "step": call.step_id,
+                "outcome": outcome,
+            },
         )
-        EVENTS.labels(self._service.name, _RESULTS[outcome]).inc()
+        EVENTS.add(1, {"service": self._service.name, "result": _RESULTS[outcome]})
         if outcome == "handled":
             await self._route(event)
         return outcome != "retrying"
@@ -242,7 +252,7 @@ class StepRunner:
             trace.get_current_span().add_event(
                 "dead-lettered", {"attempts": attempt, "reason": reason}
             )
-            EVENTS.labels(self._service.name, "dead_lettered").inc()
+            EVENTS.add(1, {"service": self._service.name, "result": "dead_lettered"})
             await dead_letter(
                 self._bus,
                 self._topics,

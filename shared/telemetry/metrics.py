@@ -1,42 +1,93 @@
-"""Prometheus metrics every service exports (scraped from `/metrics` on the metrics port).
+"""The metrics every service records, exported to Prometheus and/or over OTLP.
 
-Names follow Prometheus conventions; labels stay low-cardinality (no request ids).
+Instruments come from OpenTelemetry's global meter, so they record nothing until
+`configure_metrics` installs this process's provider (once, in `run_service`). One set of
+instruments feeds both readers: the Prometheus endpoint (`/metrics` on `metrics_port`) and
+the OTLP exporter (`<otlp_endpoint>/v1/metrics`). Attributes stay low-cardinality: no
+request or session ids. Prometheus names follow from name and unit, e.g.
+`conduit.step.duration` in seconds is scraped as `conduit_step_duration_seconds`.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from opentelemetry import metrics
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from prometheus_client import start_http_server
 
-STEP_SECONDS = Histogram(
-    "conduit_step_duration_seconds",
-    "Time a service spent on one step, by outcome.",
-    ["service", "workflow", "step", "outcome"],
-    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+from shared.config import ConduitSettings
+from shared.telemetry.resource import service_resource
+
+__all__ = [
+    "CACHE_LOOKUPS",
+    "CONSUMER_LAG",
+    "COST",
+    "EVENTS",
+    "IN_FLIGHT",
+    "STEP_SECONDS",
+    "TOKENS",
+    "TOOL_CALLS",
+    "configure_metrics",
+]
+
+_meter = metrics.get_meter("conduit")
+
+STEP_SECONDS = _meter.create_histogram(
+    "conduit.step.duration",
+    unit="s",
+    description="Time a service spent on one step; attributes service, workflow, step, outcome.",
+    explicit_bucket_boundaries_advisory=(
+        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+    ),
+)  # fmt: skip
+IN_FLIGHT = _meter.create_up_down_counter(
+    "conduit.steps.in_flight", unit="{step}", description="Step events being handled now."
 )
-IN_FLIGHT = Gauge("conduit_steps_in_flight", "Step events being handled now.", ["service"])
-EVENTS = Counter(
-    "conduit_events_total",
-    "Step events by what became of them: processed, failed, retried, dead_lettered, duplicate.",
-    ["service", "result"],
+EVENTS = _meter.create_counter(
+    "conduit.events",
+    unit="{event}",
+    description="Step events by result: processed, failed, retried, dead_lettered, duplicate.",
 )
-TOKENS = Counter(
-    "conduit_tokens_total",
-    "Model tokens, by model, tenant and direction.",
-    ["model", "tenant", "direction"],
+TOKENS = _meter.create_counter(
+    "conduit.tokens", unit="{token}", description="Model tokens by model, tenant and direction."
 )
-COST = Counter("conduit_cost_usd_total", "Model cost in US dollars.", ["model", "tenant"])
-TOOL_CALLS = Counter(
-    "conduit_tool_calls_total",
-    "Tool calls by tool and outcome; replayed ones counted apart.",
-    ["tool", "outcome", "replayed"],
+COST = _meter.create_counter(
+    "conduit.cost.usd", unit="{USD}", description="Model cost in US dollars by model and tenant."
 )
-CONSUMER_LAG = Gauge(
-    "conduit_consumer_lag",
-    "Records not yet consumed, per partition.",
-    ["group", "topic", "partition"],
+TOOL_CALLS = _meter.create_counter(
+    "conduit.tool.calls",
+    unit="{call}",
+    description="Tool calls by tool and outcome; replayed ones counted apart.",
+)
+CACHE_LOOKUPS = _meter.create_counter(
+    "conduit.cache.lookups", unit="{lookup}", description="Cache lookups by cache and result."
+)
+CONSUMER_LAG = _meter.create_gauge(
+    "conduit.consumer.lag",
+    unit="{record}",
+    description="Records not yet consumed, by group, topic and partition.",
 )
 
 
-def serve_metrics(port: int, address: str = "0.0.0.0") -> None:
-    """Start the `/metrics` endpoint in a background thread."""
-    start_http_server(port, addr=address)
+def configure_metrics(settings: ConduitSettings, service_name: str) -> MeterProvider | None:
+    """Install this process's meter provider; None (metrics off) when nothing exports.
+
+    OpenTelemetry allows one global provider per process, so call this once, at start-up.
+    Shut the provider down on exit: that pushes the last OTLP export.
+    """
+    readers: list[MetricReader] = []
+    if settings.metrics_port is not None:
+        readers.append(PrometheusMetricReader())
+    if settings.metrics_export == "otlp":
+        exporter = OTLPMetricExporter(endpoint=f"{settings.otlp_endpoint.rstrip('/')}/v1/metrics")
+        interval_ms = settings.metrics_export_interval_s * 1000
+        readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms))
+    if not readers:
+        return None
+    provider = MeterProvider(metric_readers=readers, resource=service_resource(service_name))
+    metrics.set_meter_provider(provider)
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.metrics_address)
+    return provider

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from shared.config import ConduitSettings
 from shared.telemetry.files import JsonLinesSpanExporter
+from shared.telemetry.resource import service_resource
 
 TRACER_NAME = "conduit"
 
@@ -34,7 +34,7 @@ def configure_tracing(settings: ConduitSettings, service_name: str) -> TracerPro
         _provider = None
         return None
     provider = TracerProvider(
-        resource=Resource.create({"service.name": service_name, "service.namespace": "conduit"}),
+        resource=service_resource(service_name),
         sampler=ParentBased(TraceIdRatioBased(settings.trace_sample_ratio)),
     )
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))

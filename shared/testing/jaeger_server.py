@@ -1,6 +1,8 @@
 """A real Jaeger v2 all-in-one (in-memory storage) run as a child process.
 
-Used by the test setup to check that spans really arrive over OTLP. The binary is built
+Used by the test setup to check that spans really arrive over OTLP. Jaeger v2 is an
+OpenTelemetry Collector build, so the same process also takes OTLP metrics and exposes them
+for Prometheus to scrape, the way a collector in front of Prometheus would. The binary is built
 from the Go module proxy by ``scripts/install-jaeger.sh`` and cached per Jaeger version.
 """
 
@@ -39,6 +41,7 @@ class _Ports(NamedTuple):
     otlp_http: int
     query_http: int
     query_grpc: int
+    prometheus: int
 
 
 def install_jaeger(timeout: float = INSTALL_TIMEOUT_S) -> Path:
@@ -51,8 +54,9 @@ def install_jaeger(timeout: float = INSTALL_TIMEOUT_S) -> Path:
 class JaegerServer(LocalServer[_Ports]):
     """A throwaway Jaeger with in-memory storage on free loopback ports.
 
-    OTLP comes in over gRPC and HTTP; the query API (``/api/traces``) reads it back.
-    Traces live only as long as the process. All methods block.
+    OTLP comes in over gRPC and HTTP; the query API (``/api/traces``) reads traces back and
+    ``metrics_text()`` the OTLP metrics received, in Prometheus' text format. Everything
+    lives only as long as the process. All methods block.
 
     Example::
 
@@ -92,6 +96,16 @@ class JaegerServer(LocalServer[_Ports]):
         """Base URL of the query service's HTTP API, e.g. ``<query_url>/api/traces``."""
         return f"http://127.0.0.1:{self._require_ports().query_http}"
 
+    @property
+    def metrics_url(self) -> str:
+        """Where the OTLP metrics received are exposed for Prometheus to scrape."""
+        return f"http://127.0.0.1:{self._require_ports().prometheus}/metrics"
+
+    def metrics_text(self) -> str:
+        """The metrics received over OTLP so far, in Prometheus' text exposition format."""
+        with urllib.request.urlopen(self.metrics_url, timeout=PROBE_TIMEOUT_S) as response:
+            return cast(bytes, response.read()).decode()
+
     def traces(
         self, service: str, *, limit: int = 20, operation: str | None = None
     ) -> list[dict[str, Any]]:
@@ -128,13 +142,15 @@ class JaegerServer(LocalServer[_Ports]):
         self._config_path(workdir).write_text(yaml.safe_dump(self._config(), sort_keys=False))
 
     def _config(self) -> dict[str, Any]:
-        """The collector config: OTLP in, memory store, query API; nothing else listens."""
+        """The collector config: OTLP in; traces to the memory store behind the query API,
+        metrics to a Prometheus endpoint; nothing else listens."""
         ports = self._require_ports()
         return {
             "service": {
                 "extensions": ["jaeger_storage", "jaeger_query"],
                 "pipelines": {
-                    "traces": {"receivers": ["otlp"], "exporters": ["jaeger_storage_exporter"]}
+                    "traces": {"receivers": ["otlp"], "exporters": ["jaeger_storage_exporter"]},
+                    "metrics": {"receivers": ["otlp"], "exporters": ["prometheus"]},
                 },
                 "telemetry": {
                     # The default self-metrics server binds :8888, which parallel runs share.
@@ -160,7 +176,14 @@ class JaegerServer(LocalServer[_Ports]):
                     }
                 }
             },
-            "exporters": {"jaeger_storage_exporter": {"trace_storage": STORE}},
+            "exporters": {
+                "jaeger_storage_exporter": {"trace_storage": STORE},
+                "prometheus": {
+                    "endpoint": f"127.0.0.1:{ports.prometheus}",
+                    # service.name etc. as labels, so each service's series stay apart.
+                    "resource_to_telemetry_conversion": {"enabled": True},
+                },
+            },
         }
 
     def _command(self, workdir: Path) -> list[str]:

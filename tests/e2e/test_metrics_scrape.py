@@ -4,35 +4,38 @@
 from __future__ import annotations
 
 import asyncio
-import socket
+import json
+import re
 import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conduit.stack import ServiceProcesses
+from services.catalog import SERVICE_NAMES
 from shared.client import ConduitClient
+from shared.config import repo_root
+from shared.testing._process import free_ports
 from tests.e2e.conftest import STARTUP_TIMEOUT_S, describe
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+PORTS = dict(zip(SERVICE_NAMES, free_ports(len(SERVICE_NAMES)), strict=True))
+DASHBOARD = repo_root() / "charts" / "dashboards" / "conduit.json"
 
-
-PORTS = {"inference": _free_port(), "tool-executor": _free_port()}
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture
 def service_env() -> dict[str, dict[str, str]]:
-    return {name: {"CONDUIT_METRICS_PORT": str(port)} for name, port in PORTS.items()}
+    return {
+        name: {"CONDUIT_METRICS_PORT": str(port), "CONDUIT_METRICS_ADDRESS": "127.0.0.1"}
+        for name, port in PORTS.items()
+    }
 
 
-def _scrape(service: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def _scrape(service: str) -> Samples:
     with urllib.request.urlopen(f"http://127.0.0.1:{PORTS[service]}/metrics", timeout=5) as reply:
         text = reply.read().decode()
     return {
@@ -42,9 +45,7 @@ def _scrape(service: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float
     }
 
 
-def _value(
-    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
-) -> float:
+def _value(samples: Samples, name: str, **labels: str) -> float:
     return sum(
         v
         for (n, ls), v in samples.items()
@@ -61,8 +62,8 @@ async def test_running_services_export_step_token_and_tool_metrics(
     assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
     await asyncio.sleep(6)  # one round of the lag reporter
 
-    inference = await asyncio.to_thread(_scrape, "inference")
-    tools = await asyncio.to_thread(_scrape, "tool-executor")
+    scraped = {name: await asyncio.to_thread(_scrape, name) for name in SERVICE_NAMES}
+    inference, tools = scraped["inference"], scraped["tool-executor"]
 
     processed = _value(inference, "conduit_events_total", service="inference", result="processed")
     assert processed >= 1, f"no processed step counted: {inference}"
@@ -72,3 +73,19 @@ async def test_running_services_export_step_token_and_tool_metrics(
     lags = [v for (name, _), v in tools.items() if name == "conduit_consumer_lag"]
     assert lags, "consumer lag per partition is not exported"
     assert all(lag >= 0 for lag in lags), lags
+    lookups = _value(scraped["intent"], "conduit_cache_lookups_total", cache="embedding")
+    assert lookups >= 1, "embedding cache lookups are not counted"
+    exported = {name for samples in scraped.values() for name, _ in samples}
+    assert exported >= _dashboard_metrics(), (
+        f"the dashboard reads metrics no service exports: {_dashboard_metrics() - exported}"
+    )
+
+
+def _dashboard_metrics() -> set[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bconduit_[a-z_]+", target["expr"])
+    }

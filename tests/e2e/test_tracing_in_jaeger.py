@@ -1,14 +1,17 @@
-"""One trace per request in the real Jaeger: the refund conversation over Kafka with the
-six services as processes, exporting OTLP (scripted stand-in model)."""
+"""One trace per request in the real Jaeger, and every service's metrics through its OTLP
+receiver: the refund conversation over Kafka with the six services as processes
+(scripted stand-in model)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from conduit.stack import ServiceProcesses
 from conduit.waterfall import Span, spans_from_jaeger
@@ -23,8 +26,21 @@ pytestmark = [pytest.mark.kafka, pytest.mark.jaeger, pytest.mark.e2e, pytest.mar
 
 
 @pytest.fixture
-def stack_env(jaeger_server: JaegerServer) -> dict[str, str]:
-    return {"CONDUIT_TRACES": "otlp", "CONDUIT_OTLP_ENDPOINT": jaeger_server.otlp_http_endpoint}
+def run_id() -> str:
+    """Marks this test's telemetry apart from other stacks' in the shared Jaeger."""
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def stack_env(jaeger_server: JaegerServer, run_id: str) -> dict[str, str]:
+    return {
+        # OpenTelemetry's standard variable: added to every service's resource.
+        "OTEL_RESOURCE_ATTRIBUTES": f"conduit.test_run={run_id}",
+        "CONDUIT_TRACES": "otlp",
+        "CONDUIT_METRICS_EXPORT": "otlp",
+        "CONDUIT_METRICS_EXPORT_INTERVAL_S": "1",
+        "CONDUIT_OTLP_ENDPOINT": jaeger_server.otlp_http_endpoint,
+    }
 
 
 @pytest.fixture
@@ -75,3 +91,41 @@ async def test_a_request_is_one_trace_across_all_six_services(
         str(s.attributes["gen_ai.tool.name"]) for s in spans if "gen_ai.tool.name" in s.attributes
     )
     assert tools == ["check_refund_policy", "issue_refund", "lookup_invoice"], tools
+
+
+def _processed_by_service(jaeger: JaegerServer, run_id: str) -> dict[str, float]:
+    """`conduit_events_total{result="processed"}` per service of this run, received over OTLP."""
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(jaeger.metrics_text()):
+        for sample in family.samples:
+            labels = sample.labels
+            if (
+                sample.name == "conduit_events_total"
+                and labels.get("result") == "processed"
+                and labels.get("conduit_test_run") == run_id
+            ):
+                service = labels["service_name"]
+                totals[service] = totals.get(service, 0.0) + sample.value
+    return totals
+
+
+async def test_every_service_pushes_its_metrics_over_otlp(
+    stack: ServiceProcesses,
+    client: ConduitClient,
+    jaeger_server: JaegerServer,
+    run_id: str,
+    tmp_path: Path,
+) -> None:
+    await load_knowledge(client, tmp_path)
+    response = await client.ask(REFUND_MESSAGE, session_id="otlp-1", timeout_s=STARTUP_TIMEOUT_S)
+    assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
+
+    deadline = time.monotonic() + 30
+    processed = await asyncio.to_thread(_processed_by_service, jaeger_server, run_id)
+    while not set(SERVICE_NAMES) <= set(processed) and time.monotonic() < deadline:
+        await asyncio.sleep(1)
+        processed = await asyncio.to_thread(_processed_by_service, jaeger_server, run_id)
+
+    missing = set(SERVICE_NAMES) - set(processed)
+    assert not missing, f"no OTLP metrics from {missing}; got {processed}"
+    assert all(count >= 1 for count in processed.values()), processed

@@ -1,4 +1,5 @@
-"""The real Jaeger behind the ``jaeger_server`` fixture: OTLP spans in, query API out."""
+"""The real Jaeger behind the ``jaeger_server`` fixture: OTLP spans in, query API out; OTLP
+metrics in, Prometheus exposition out."""
 
 import time
 import uuid
@@ -6,11 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Tracer, format_trace_id
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.testing import JaegerServer
 
@@ -94,3 +99,39 @@ def test_a_child_span_keeps_its_parent_link(
 def test_an_unknown_trace_id_is_a_key_error(jaeger_server: JaegerServer) -> None:
     with pytest.raises(KeyError):
         jaeger_server.trace(uuid.uuid4().hex)
+
+
+def _exported_samples(jaeger: JaegerServer, name: str, service: str) -> list[float]:
+    """Values of series `name` of `service` in Jaeger's Prometheus exposition, once present."""
+    deadline = time.monotonic() + ARRIVAL_TIMEOUT_S
+    while time.monotonic() < deadline:
+        values = [
+            sample.value
+            for family in text_string_to_metric_families(jaeger.metrics_text())
+            for sample in family.samples
+            if sample.name == name and sample.labels.get("service_name") == service
+        ]
+        if values:
+            return values
+        time.sleep(0.2)
+    raise AssertionError(f"{name} of {service!r} not exposed by Jaeger after 15 s")
+
+
+def test_otlp_metrics_are_exposed_for_prometheus(
+    jaeger_server: JaegerServer, service_name: str
+) -> None:
+    exporter = OTLPMetricExporter(endpoint=f"{jaeger_server.otlp_http_endpoint}/v1/metrics")
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
+    provider = MeterProvider(
+        metric_readers=[reader], resource=Resource.create({"service.name": service_name})
+    )
+    try:
+        counter = provider.get_meter("conduit.tests").create_counter("conduit.events")
+        counter.add(3, {"result": "processed"})
+        assert provider.force_flush(), "the OTLP metrics export failed"
+    finally:
+        provider.shutdown()
+
+    values = _exported_samples(jaeger_server, "conduit_events_total", service_name)
+
+    assert values == [3.0], f"the counter arrived with the wrong value: {values}"
