@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-unit test-kafka lint format proto bench soak up kafka jaeger
+.PHONY: setup demo test test-unit test-kafka lint format proto bench soak up kafka jaeger weaviate
 
 setup:
 	@scripts/setup.sh
@@ -13,10 +13,13 @@ kafka:
 jaeger:
 	@scripts/install-jaeger.sh >/dev/null
 
+weaviate:
+	@scripts/install-weaviate.sh >/dev/null
+
 demo: setup
 	@$(PYTHON) -m conduit demo
 
-test: setup kafka jaeger
+test: setup kafka jaeger weaviate
 	$(PYTHON) scripts/gen_proto.py --check
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy shared services conduit benchmarks tests

@@ -18,8 +18,9 @@ from pathlib import Path
 from conduit.embedded import EmbeddedConduit
 from conduit.stack import ServiceProcesses
 from services.catalog import SERVICE_NAMES
-from services.retrieval.index import VectorIndex
+from services.retrieval.indexed import wait_until_indexed
 from services.retrieval.knowledge import document_events_from_dir
+from services.retrieval.stores import EmbeddedStore
 from shared.bus import Topics
 from shared.bus.kafka import KafkaBus
 from shared.client import ConduitClient
@@ -145,17 +146,15 @@ async def load_knowledge(
     documents = document_events_from_dir(ConduitSettings().config_dir / "knowledge", TENANT)
     for document in documents:
         await client.publish_document(document)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def services_alive() -> None:
         dead = [name for name, alive in stack.alive().items() if not alive]
         if dead:
             logs = "\n".join(f"--- {name}\n{stack.log(name)[-2000:]}" for name in dead)
             raise RuntimeError(f"service processes died during start-up: {dead}\n{logs}")
-        index = VectorIndex(data_dir / "retrieval")
-        if all(index.document_version(TENANT, d.document_id) for d in documents):
-            return
-        await asyncio.sleep(0.5)
-    raise TimeoutError(f"the knowledge base was not indexed within {timeout_s} s")
+
+    store = EmbeddedStore(data_dir / "retrieval")
+    await wait_until_indexed(store, documents, timeout_s, check=services_alive)
 
 
 TARGETS: dict[str, Target] = {

@@ -1,4 +1,8 @@
-"""The retrieval step: find the tenant's knowledge chunks nearest to `event.request.text`."""
+"""The retrieval step: find the tenant's knowledge chunks for `event.request.text`.
+
+The store is the embedded index or Weaviate (`CONDUIT_RETRIEVAL_STORE`); the same process
+can also apply the document topic, or only one of the two (`CONDUIT_RETRIEVAL_ROLES`).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,56 @@ import asyncio
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.retrieval.documents import DocumentIngestor, decode_document
-from services.retrieval.index import SearchHit, VectorIndex, check_tenant_id
+from services.retrieval.documents import DocumentIngestor, IncomingDocument, decode_document
+from services.retrieval.settings import RetrievalSettings
+from services.retrieval.stores import (
+    EmbeddedStore,
+    MetadataFilter,
+    SearchHit,
+    SearchMode,
+    SearchQuery,
+    StoreUnavailableError,
+    UnknownTenantError,
+    VectorStore,
+    WeaviateStore,
+    check_tenant_id,
+)
 from shared.config import ConduitSettings
-from shared.contracts import Chunk, DocumentEvent, RetrievalResult, StepEvent
+from shared.contracts import Chunk, RetrievalResult, StepEvent
 from shared.embeddings import Embedder, default_embedder, default_query_embedder
-from shared.runtime import RawConsumer, StepCall, StepError, StepMisconfigured, StepService
+from shared.runtime import (
+    DependencyUnavailable,
+    RawConsumer,
+    StepCall,
+    StepError,
+    StepMisconfigured,
+    StepService,
+    UnknownTenant,
+)
 from shared.telemetry import tracer
 
 
+class FilterParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document_ids: tuple[str, ...] = ()
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
 class RetrievalParams(BaseModel):
-    """The step's `params` in a workflow, e.g. `params: {top_k: 3, min_score: 0.2}`."""
+    """The step's `params` in a workflow, e.g. `params: {top_k: 3, mode: hybrid, alpha: 0.5}`.
+
+    `min_score` is the lowest cosine similarity a chunk may have to the question to be
+    found by its meaning; keyword matches (BM25) are found regardless.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     top_k: int = Field(default=3, ge=1, le=50)
     min_score: float = Field(default=0.2, ge=-1.0, le=1.0)
+    mode: SearchMode = "hybrid"
+    alpha: float = Field(default=0.5, ge=0.0, le=1.0)
+    filters: FilterParams = Field(default_factory=FilterParams)
 
     @classmethod
     def of(cls, call: StepCall) -> RetrievalParams:
@@ -34,14 +72,14 @@ class RetrievalParams(BaseModel):
 
 
 class RetrievalStep:
-    """Step handler filling `event.retrieval` with chunks ranked by cosine, best first.
+    """Step handler filling `event.retrieval` with the best chunks, best first.
 
-    >>> step = RetrievalStep(index, default_query_embedder())  # doctest: +SKIP
+    >>> step = RetrievalStep(store, default_query_embedder())  # doctest: +SKIP
     >>> await step(event, StepCall(workflow="refund", step_id="retrieve_policy"))  # doctest: +SKIP
     """
 
-    def __init__(self, index: VectorIndex, embedder: Embedder) -> None:
-        self._index = index
+    def __init__(self, store: VectorStore, embedder: Embedder) -> None:
+        self._store = store
         self._embedder = embedder
 
     async def __call__(self, event: StepEvent, call: StepCall) -> None:
@@ -51,15 +89,17 @@ class RetrievalStep:
             check_tenant_id(tenant_id)
         except ValueError as exc:
             raise StepError(str(exc)) from exc
-        query = event.request.text
+        text = event.request.text
         with tracer().start_as_current_span(
             "retrieve",
             attributes={
-                "db.system": "conduit-embedded-index",
+                "db.system": self._store.name,
                 "conduit.retrieval.top_k": params.top_k,
+                "conduit.retrieval.mode": params.mode,
+                "conduit.retrieval.alpha": params.alpha,
             },
         ) as span:
-            hits = await asyncio.to_thread(self._search, tenant_id, query, params) if query else []
+            hits = await self._search(tenant_id, text, params) if text.strip() else []
             span.set_attributes(
                 {
                     "conduit.retrieval.hits": len(hits),
@@ -69,7 +109,9 @@ class RetrievalStep:
             )
         event.retrieval.CopyFrom(
             RetrievalResult(
-                query=query,
+                query=text,
+                store=self._store.name,
+                mode=params.mode,
                 chunks=[
                     Chunk(
                         source_id=hit.record.source_id,
@@ -77,29 +119,69 @@ class RetrievalStep:
                         text=hit.record.text,
                         score=hit.score,
                         title=hit.record.title,
+                        heading=hit.record.heading,
+                        version=hit.record.version,
                     )
                     for hit in hits
                 ],
             )
         )
 
-    def _search(self, tenant_id: str, query: str, params: RetrievalParams) -> list[SearchHit]:
-        [vector] = self._embedder.embed([query])
-        return self._index.search(tenant_id, vector, top_k=params.top_k, min_score=params.min_score)
+    async def _search(self, tenant_id: str, text: str, params: RetrievalParams) -> list[SearchHit]:
+        [vector] = await asyncio.to_thread(self._embedder.embed, [text])
+        query = SearchQuery(
+            text=text,
+            vector=vector,
+            top_k=params.top_k,
+            mode=params.mode,
+            alpha=params.alpha,
+            min_similarity=params.min_score,
+            filters=MetadataFilter(
+                document_ids=params.filters.document_ids, metadata=params.filters.metadata
+            ),
+        )
+        try:
+            return await self._store.search(tenant_id, query)
+        except UnknownTenantError as exc:
+            raise UnknownTenant(str(exc)) from exc
+        except StoreUnavailableError as exc:
+            raise DependencyUnavailable(str(exc)) from exc
+
+
+def open_store(settings: ConduitSettings, retrieval: RetrievalSettings) -> VectorStore:
+    """The store the settings name; not yet started."""
+    if retrieval.store == "weaviate":
+        return WeaviateStore(
+            http_host=retrieval.weaviate_host,
+            http_port=retrieval.weaviate_http_port,
+            grpc_port=retrieval.weaviate_grpc_port,
+            collection=retrieval.weaviate_collection,
+            timeout_s=retrieval.weaviate_timeout_s,
+        )
+    return EmbeddedStore(settings.data_dir / "retrieval", dimension=default_embedder().dimension)
 
 
 def build(settings: ConduitSettings) -> StepService:
+    retrieval = RetrievalSettings()
+    store = open_store(settings, retrieval)
     embedder = default_embedder()
-    index = VectorIndex(settings.data_dir / "retrieval", dimension=embedder.dimension)
-    documents: RawConsumer[DocumentEvent] = RawConsumer(
+    documents: RawConsumer[IncomingDocument] = RawConsumer(
         name="documents",
         topic=lambda topics: topics.documents,
         decode=decode_document,
-        handle=DocumentIngestor(index, embedder),
+        handle=DocumentIngestor(
+            store,
+            embedder,
+            chunk_tokens=retrieval.chunk_tokens,
+            overlap_tokens=retrieval.chunk_overlap_tokens,
+        ),
     )
     return StepService(
         name="retrieval",
-        handle=RetrievalStep(index, default_query_embedder()),
+        handle=RetrievalStep(store, default_query_embedder()),
         warm_up=embedder.warm_up,
-        raw_consumers=(documents,),
+        open=store.start,
+        close=store.close,
+        serves_steps="query" in retrieval.roles,
+        raw_consumers=(documents,) if "ingest" in retrieval.roles else (),
     )

@@ -111,6 +111,7 @@ class MiniLMEmbedder:
         self._batch_size = batch_size
         self._lock = threading.Lock()
         self._loaded: tuple[_Bert, Tokenizer] | None = None
+        self._counter: Tokenizer | None = None
 
     def warm_up(self) -> None:
         """Load weights and tokenizer; later calls return immediately."""
@@ -129,6 +130,28 @@ class MiniLMEmbedder:
             batch = _pad([encodings[i] for i in indices])
             out[indices] = _embed_batch(model, batch)
         return out
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of `text` without [CLS]/[SEP], untruncated: what chunking budgets."""
+        encoding = self._untruncated_tokenizer().encode(text, add_special_tokens=False)
+        return len(encoding.ids)
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens per text the model sees, [CLS] and [SEP] included; the rest is cut off."""
+        return self._max_tokens
+
+    def _untruncated_tokenizer(self) -> Tokenizer:
+        # Its own instance: truncation is tokenizer state, and the embedding one is shared.
+        counter = self._counter
+        if counter is None:
+            model_dir = self._model_dir or _packaged_model_dir()
+            _require_files(model_dir)
+            counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+            counter.no_padding()
+            counter.no_truncation()
+            self._counter = counter
+        return counter
 
     def _model_and_tokenizer(self) -> tuple[_Bert, Tokenizer]:
         loaded = self._loaded

@@ -3,13 +3,16 @@
 from shared.runtime.errors import (
     BudgetExhausted,
     DeadlineExceeded,
+    DependencyUnavailable,
     InputRejected,
     InputTooLarge,
     InvalidArguments,
     ModelOutputInvalid,
+    RecordRejected,
     StepError,
     StepMisconfigured,
     ToolNotAllowed,
+    UnknownTenant,
     UnknownTool,
 )
 from shared.runtime.host import ServiceFactory, ServiceHost, make_bus, run_service
@@ -18,11 +21,13 @@ from shared.runtime.service import RawConsumer, StepCall, StepHandler, StepServi
 __all__ = [
     "BudgetExhausted",
     "DeadlineExceeded",
+    "DependencyUnavailable",
     "InputRejected",
     "InputTooLarge",
     "InvalidArguments",
     "ModelOutputInvalid",
     "RawConsumer",
+    "RecordRejected",
     "ServiceFactory",
     "ServiceHost",
     "StepCall",
@@ -31,6 +36,7 @@ __all__ = [
     "StepMisconfigured",
     "StepService",
     "ToolNotAllowed",
+    "UnknownTenant",
     "UnknownTool",
     "make_bus",
     "run_service",

@@ -51,3 +51,23 @@ class ModelOutputInvalid(StepError):
 
 class StepMisconfigured(StepError):
     """A workflow step names parameters the service cannot use."""
+
+
+class UnknownTenant(StepError):
+    """The request's tenant has nothing here (no knowledge base, say)."""
+
+    code = ErrorCode.ERROR_CODE_UNKNOWN_TENANT
+
+
+class DependencyUnavailable(Exception):
+    """A system the step needs (a vector store, a model server) is down or too slow.
+
+    Transient, unlike a `StepError`: the runtime retries the step with backoff, and only
+    when the attempts run out does the request end, with `DEPENDENCY_UNAVAILABLE`.
+    """
+
+    code = ErrorCode.ERROR_CODE_DEPENDENCY_UNAVAILABLE
+
+
+class RecordRejected(ValueError):
+    """A raw consumer cannot take this record, and never will: dead-letter it at once."""

@@ -66,29 +66,9 @@ class ServiceHost:
     async def start(self) -> None:
         for service in self.services:
             service.warm_up()
-            processed = ProcessedEvents(
-                self.settings.data_dir / service.name / "processed-events.sqlite3"
-            )
-            await processed.open()
-            self._processed.append(processed)
-            runner = StepRunner(
-                service,
-                bus=self.bus,
-                registry=self.registry,
-                settings=self.settings,
-                processed=processed,
-            )
-            topics = [self.topics.step(service.name)]
-            if service.consumes_ingest:
-                topics.append(self.topics.ingest)
-            self.bus.subscribe(topics, group=service.name, handler=runner)
-            retries = self.topics.retries(service.name, self.settings.handler_attempts)
-            if retries:
-                self.bus.subscribe(
-                    retries,
-                    group=f"{service.name}.retry",
-                    handler=RetryRunner(runner, max_wait_s=self.settings.retry_max_wait_s),
-                )
+            await service.open()
+            if service.serves_steps:
+                await self._serve_steps(service)
             for consumer in service.raw_consumers:
                 self.bus.subscribe(
                     [consumer.topic(self.topics)],
@@ -100,11 +80,38 @@ class ServiceHost:
         await self.bus.start()
         log.info("started %s", ", ".join(s.name for s in self.services))
 
+    async def _serve_steps(self, service: StepService) -> None:
+        processed = ProcessedEvents(
+            self.settings.data_dir / service.name / "processed-events.sqlite3"
+        )
+        await processed.open()
+        self._processed.append(processed)
+        runner = StepRunner(
+            service,
+            bus=self.bus,
+            registry=self.registry,
+            settings=self.settings,
+            processed=processed,
+        )
+        topics = [self.topics.step(service.name)]
+        if service.consumes_ingest:
+            topics.append(self.topics.ingest)
+        self.bus.subscribe(topics, group=service.name, handler=runner)
+        retries = self.topics.retries(service.name, self.settings.handler_attempts)
+        if retries:
+            self.bus.subscribe(
+                retries,
+                group=f"{service.name}.retry",
+                handler=RetryRunner(runner, max_wait_s=self.settings.retry_max_wait_s),
+            )
+
     async def stop(self) -> None:
         await self.bus.stop()
         for processed in self._processed:
             await processed.close()
         self._processed.clear()
+        for service in self.services:
+            await service.close()
 
 
 def run_service(factory: ServiceFactory) -> None:

@@ -5,7 +5,11 @@ The contract every service follows:
   returns; routing, limits, retries, dead letters and publishing are the runtime's.
 - Expected failures raise a `StepError` subclass; anything else is treated as transient
   and retried, then dead-lettered.
-- `warm_up()` loads heavy resources (models, indexes) once, before consuming.
+- `warm_up()` loads heavy resources (models, indexes) once, before consuming;
+  `open()` connects to the systems the service needs, and `close()` lets go of them
+  after consuming has stopped.
+- A service may run only its raw consumers (`serves_steps=False`), so that, say,
+  document ingestion scales apart from queries.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from shared.bus import Topics
 from shared.contracts import StepEvent
 
 Payload = TypeVar("Payload")
+
+
+async def _nothing() -> None:
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +46,9 @@ class RawConsumer(Generic[Payload]):
 
     `decode` raises (any exception) on a malformed payload: the runtime then
     dead-letters the record with the reason and moves on; `handle` gets decoded payloads.
+    When `handle` raises `RecordRejected` the record is dead-lettered at once; any other
+    exception is retried with backoff (in order: later records of the partition wait),
+    and dead-lettered when the attempts run out.
     """
 
     name: str
@@ -51,5 +62,8 @@ class StepService:
     name: str
     handle: StepHandler
     warm_up: Callable[[], None] = lambda: None
+    open: Callable[[], Awaitable[None]] = _nothing
+    close: Callable[[], Awaitable[None]] = _nothing
+    serves_steps: bool = True
     consumes_ingest: bool = False
     raw_consumers: tuple[RawConsumer[Any], ...] = ()

@@ -27,7 +27,7 @@ from shared.config import ConduitSettings
 from shared.contracts import ErrorCode, Response, StepEvent, StepRecord, derived_id, now_ms
 from shared.runtime.deadletter import REPLAYED_FROM, dead_letter
 from shared.runtime.dedupe import ProcessedEvents
-from shared.runtime.errors import DeadlineExceeded, StepError
+from shared.runtime.errors import DeadlineExceeded, DependencyUnavailable, StepError
 from shared.runtime.responses import error_response, finish_response, stop_response
 from shared.runtime.retry import attempt_of, backoff_s, schedule_retry
 from shared.runtime.service import StepCall, StepService
@@ -263,7 +263,9 @@ class StepRunner:
             )
             await self._fail(
                 event,
-                ErrorCode.ERROR_CODE_INTERNAL,
+                exc.code
+                if isinstance(exc, DependencyUnavailable)
+                else ErrorCode.ERROR_CODE_INTERNAL,
                 f"{self._service.name} failed after {attempt} attempts: {reason}",
                 call,
             )

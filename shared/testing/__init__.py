@@ -12,6 +12,12 @@ from shared.testing.kafka_server import (
     KafkaUnavailableError,
     install_kafka,
 )
+from shared.testing.weaviate_server import (
+    WeaviateServer,
+    WeaviateStartError,
+    WeaviateUnavailableError,
+    install_weaviate,
+)
 
 __all__ = [
     "JaegerServer",
@@ -20,6 +26,10 @@ __all__ = [
     "KafkaServer",
     "KafkaStartError",
     "KafkaUnavailableError",
+    "WeaviateServer",
+    "WeaviateStartError",
+    "WeaviateUnavailableError",
     "install_jaeger",
     "install_kafka",
+    "install_weaviate",
 ]

@@ -6,7 +6,6 @@ A test module sets Kafka transactions on by overriding the `transactional` fixtu
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -15,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from conduit.stack import ServiceProcesses
-from services.retrieval.index import VectorIndex
+from services.retrieval.indexed import wait_until_indexed
 from services.retrieval.knowledge import document_events_from_dir
+from services.retrieval.stores import EmbeddedStore
 from shared.bus import Topics
 from shared.bus.kafka import KafkaBus
 from shared.client import ConduitClient
@@ -97,13 +97,8 @@ async def load_knowledge(client: ConduitClient, data_dir: Path) -> None:
     documents = document_events_from_dir(repo_root() / "config" / "knowledge", "default")
     for document in documents:
         await client.publish_document(document)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        index = VectorIndex(data_dir / "retrieval")
-        if all(index.document_version("default", d.document_id) for d in documents):
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError("the retrieval service did not index the knowledge base in time")
+    store = EmbeddedStore(data_dir / "retrieval")
+    await wait_until_indexed(store, documents, STARTUP_TIMEOUT_S)
 
 
 def payments_for(data_dir: Path, invoice_id: str) -> list[tuple[str, int]]:

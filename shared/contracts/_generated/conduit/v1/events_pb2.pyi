@@ -29,6 +29,8 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_CODE_TOOL_NOT_ALLOWED: _ClassVar[ErrorCode]
     ERROR_CODE_INTERNAL: _ClassVar[ErrorCode]
     ERROR_CODE_MODEL_OUTPUT_INVALID: _ClassVar[ErrorCode]
+    ERROR_CODE_UNKNOWN_TENANT: _ClassVar[ErrorCode]
+    ERROR_CODE_DEPENDENCY_UNAVAILABLE: _ClassVar[ErrorCode]
 VERDICT_UNSPECIFIED: Verdict
 VERDICT_PASS: Verdict
 VERDICT_REJECT: Verdict
@@ -46,6 +48,8 @@ ERROR_CODE_INPUT_REJECTED: ErrorCode
 ERROR_CODE_TOOL_NOT_ALLOWED: ErrorCode
 ERROR_CODE_INTERNAL: ErrorCode
 ERROR_CODE_MODEL_OUTPUT_INVALID: ErrorCode
+ERROR_CODE_UNKNOWN_TENANT: ErrorCode
+ERROR_CODE_DEPENDENCY_UNAVAILABLE: ErrorCode
 
 class Principal(_message.Message):
     __slots__ = ("user_id", "roles")
@@ -174,26 +178,34 @@ class IntentResult(_message.Message):
     def __init__(self, intent: _Optional[str] = ..., confidence: _Optional[float] = ..., fallback: _Optional[bool] = ..., scores: _Optional[_Iterable[_Union[IntentScore, _Mapping]]] = ..., entities: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ...) -> None: ...
 
 class Chunk(_message.Message):
-    __slots__ = ("source_id", "document_id", "text", "score", "title")
+    __slots__ = ("source_id", "document_id", "text", "score", "title", "heading", "version")
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
+    HEADING_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     source_id: str
     document_id: str
     text: str
     score: float
     title: str
-    def __init__(self, source_id: _Optional[str] = ..., document_id: _Optional[str] = ..., text: _Optional[str] = ..., score: _Optional[float] = ..., title: _Optional[str] = ...) -> None: ...
+    heading: str
+    version: str
+    def __init__(self, source_id: _Optional[str] = ..., document_id: _Optional[str] = ..., text: _Optional[str] = ..., score: _Optional[float] = ..., title: _Optional[str] = ..., heading: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class RetrievalResult(_message.Message):
-    __slots__ = ("query", "chunks")
+    __slots__ = ("query", "chunks", "store", "mode")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     query: str
     chunks: _containers.RepeatedCompositeFieldContainer[Chunk]
-    def __init__(self, query: _Optional[str] = ..., chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ...) -> None: ...
+    store: str
+    mode: str
+    def __init__(self, query: _Optional[str] = ..., chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ..., store: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
 
 class PromptMessage(_message.Message):
     __slots__ = ("role", "content")
@@ -364,7 +376,14 @@ class Response(_message.Message):
     def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., answer: _Optional[_Union[Answer, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., handoff: _Optional[_Union[Handoff, _Mapping]] = ..., intent: _Optional[str] = ..., tool_exchanges: _Optional[_Iterable[_Union[ToolExchange, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[StepRecord, _Mapping]]] = ...) -> None: ...
 
 class DocumentEvent(_message.Message):
-    __slots__ = ("tenant_id", "document_id", "title", "text", "content_type", "version", "deleted")
+    __slots__ = ("tenant_id", "document_id", "title", "text", "content_type", "version", "deleted", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -372,6 +391,7 @@ class DocumentEvent(_message.Message):
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     document_id: str
     title: str
@@ -379,4 +399,5 @@ class DocumentEvent(_message.Message):
     content_type: str
     version: str
     deleted: bool
-    def __init__(self, tenant_id: _Optional[str] = ..., document_id: _Optional[str] = ..., title: _Optional[str] = ..., text: _Optional[str] = ..., content_type: _Optional[str] = ..., version: _Optional[str] = ..., deleted: _Optional[bool] = ...) -> None: ...
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, tenant_id: _Optional[str] = ..., document_id: _Optional[str] = ..., title: _Optional[str] = ..., text: _Optional[str] = ..., content_type: _Optional[str] = ..., version: _Optional[str] = ..., deleted: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...

@@ -1,4 +1,4 @@
-"""An embedded, per-tenant vector index persisted as `.npy` matrices plus JSON-lines metadata.
+"""The embedded store's files: per-tenant vector matrices plus JSON-lines chunk metadata.
 
 Layout under the root, one directory per tenant:
 
@@ -8,78 +8,68 @@ Layout under the root, one directory per tenant:
 
 Each write produces a new generation: both files land under their final names via a
 temporary file and `os.replace`, then the manifest is replaced the same way. The
-manifest switch is the commit point, so a crash never pairs vectors with other chunks.
+manifest switch is the commit point, so a crash never pairs vectors with other chunks,
+and a reader sees a document wholly in one generation or wholly in another. A reader
+notices a newer generation written by another process (an ingestion worker) on its next
+read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
+import functools
 import json
 import os
-import re
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import numpy as np
-import numpy.typing as npt
 
-F32 = npt.NDArray[np.float32]
+from services.retrieval.stores.base import F32, ChunkRecord, check_tenant_id
+from services.retrieval.stores.bm25 import Bm25
 
-_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _MANIFEST = "manifest.json"
+_LOCK = ".writer.lock"
 
-
-def check_tenant_id(tenant_id: str) -> str:
-    """Return `tenant_id` if it is safe as a directory name, else raise ValueError."""
-    if not _TENANT_ID.match(tenant_id):
-        raise ValueError(f"invalid tenant id {tenant_id!r}: expected {_TENANT_ID.pattern}")
-    return tenant_id
+_Stamp = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
-class ChunkRecord:
-    source_id: str  # <document_id>#<chunk number>
-    document_id: str
-    title: str
-    heading: str
-    text: str
-    version: str
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    record: ChunkRecord
-    score: float
-
-
-@dataclass(frozen=True)
-class _Shard:
+class Shard:
     """One tenant's immutable snapshot; writers build a new one and swap it in."""
 
     vectors: F32
     records: tuple[ChunkRecord, ...]
     generation: int
 
+    @functools.cached_property
+    def bm25(self) -> Bm25:
+        """The keyword index over this snapshot's chunks, built on first use."""
+        return Bm25([f"{r.title}\n{r.heading}\n{r.text}" for r in self.records])
+
 
 class VectorIndex:
-    """Cosine top-k search over chunks, isolated per tenant. Example:
+    """Chunks and their unit vectors per tenant, persisted, read as immutable snapshots.
 
     >>> index = VectorIndex(Path("var/retrieval"))  # doctest: +SKIP
     >>> index.upsert("acme", "refund-policy", records, vectors)  # doctest: +SKIP
-    >>> index.search("acme", query_vector, top_k=3)[0].record.source_id  # doctest: +SKIP
+    >>> index.snapshot("acme").records[0].source_id  # doctest: +SKIP
     'refund-policy#0'
 
-    Safe for one writer thread alongside any number of searching threads.
+    Safe for any number of reading and writing threads and processes: writers take turns
+    under a file lock, and readers see each commit on their next read.
     """
 
     def __init__(self, root: Path, *, dimension: int = 384) -> None:
         self._root = root
         self._dimension = dimension
-        self._shards: dict[str, _Shard] = {}
+        self._shards: dict[str, tuple[_Stamp, Shard]] = {}  # by tenant: (manifest stamp, shard)
         self._lock = threading.Lock()
 
     def upsert(
@@ -100,39 +90,23 @@ class VectorIndex:
         """Remove every chunk of `document_id`; False when there was none."""
         if self.document_version(tenant_id, document_id) is None:
             return False
-        empty = np.zeros((0, self._dimension), dtype=np.float32)
-        self._replace(tenant_id, document_id, (), empty)
+        self._replace(tenant_id, document_id, (), _empty(self._dimension).vectors)
         return True
 
-    def search(
-        self, tenant_id: str, query: F32, *, top_k: int, min_score: float = -1.0
-    ) -> list[SearchHit]:
-        """The `top_k` chunks nearest to `query` by cosine, best first, scoring >= min_score."""
-        if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
-        shard = self._shard(tenant_id)
-        if not shard.records:
-            return []
-        scores = shard.vectors @ _unit_rows(query.reshape(1, -1))[0]
-        if top_k < len(scores):
-            candidates = np.argpartition(-scores, top_k - 1)[:top_k]
-        else:
-            candidates = np.arange(len(scores))
-        best_first = candidates[np.argsort(-scores[candidates], kind="stable")]
-        return [
-            SearchHit(shard.records[i], float(scores[i]))
-            for i in best_first
-            if scores[i] >= min_score
-        ]
+    def snapshot(self, tenant_id: str) -> Shard | None:
+        """The tenant's committed chunks now; None for a tenant never written."""
+        return self._shard(tenant_id)
 
     def document_version(self, tenant_id: str, document_id: str) -> str | None:
-        for record in self._shard(tenant_id).records:
+        shard = self._shard(tenant_id)
+        for record in shard.records if shard else ():
             if record.document_id == document_id:
                 return record.version
         return None
 
     def chunk_count(self, tenant_id: str) -> int:
-        return len(self._shard(tenant_id).records)
+        shard = self._shard(tenant_id)
+        return len(shard.records) if shard else 0
 
     def _replace(
         self,
@@ -141,46 +115,68 @@ class VectorIndex:
         records: tuple[ChunkRecord, ...],
         vectors: F32,
     ) -> None:
-        """Swap `document_id`'s rows for the given ones, on disk first, then in memory."""
-        with self._lock:
-            shard = self._load_locked(tenant_id)
+        """Swap `document_id`'s rows for the given ones, on disk first, then in memory.
+
+        An exclusive file lock per tenant makes writers in several processes take turns,
+        each starting from the generation the last one committed.
+        """
+        directory = self._directory(tenant_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        with self._lock, _exclusive(directory / _LOCK):
+            shard = self._load_locked(tenant_id) or _empty(self._dimension)
             keep = np.fromiter(
                 (r.document_id != document_id for r in shard.records),
                 dtype=bool,
                 count=len(shard.records),
             )
             kept = tuple(r for r, k in zip(shard.records, keep, strict=True) if k)
-            updated = _Shard(
+            updated = Shard(
                 np.concatenate([shard.vectors[keep], vectors]),
                 (*kept, *records),
                 shard.generation + 1,
             )
             self._persist(tenant_id, updated, previous=shard.generation)
-            self._shards[tenant_id] = updated
+            stamp = self._manifest_stamp(tenant_id)
+            if stamp is not None:
+                self._shards[tenant_id] = (stamp, updated)
 
-    def _shard(self, tenant_id: str) -> _Shard:
-        shard = self._shards.get(tenant_id)
-        if shard is not None:
-            return shard
+    def _shard(self, tenant_id: str) -> Shard | None:
+        cached = self._shards.get(tenant_id)
+        if cached is not None and cached[0] == self._manifest_stamp(tenant_id):
+            return cached[1]
         with self._lock:
             return self._load_locked(tenant_id)
 
-    def _load_locked(self, tenant_id: str) -> _Shard:
-        shard = self._shards.get(tenant_id)
-        if shard is None:
+    def _load_locked(self, tenant_id: str) -> Shard | None:
+        stamp = self._manifest_stamp(tenant_id)
+        cached = self._shards.get(tenant_id)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        if stamp is None:
+            return None
+        try:
             shard = self._read(tenant_id)
-            self._shards[tenant_id] = shard
+        except FileNotFoundError:
+            # Another process committed a generation and removed this one mid-read.
+            return self._load_locked(tenant_id)
+        self._shards[tenant_id] = (stamp, shard)
         return shard
+
+    def _manifest_stamp(self, tenant_id: str) -> _Stamp | None:
+        # Every commit renames a new file over the manifest: a new inode, and a new mtime
+        # unless two commits share a clock tick, so together they tell generations apart.
+        try:
+            stat = (self._directory(tenant_id) / _MANIFEST).stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
     def _directory(self, tenant_id: str) -> Path:
         return self._root / check_tenant_id(tenant_id)
 
-    def _read(self, tenant_id: str) -> _Shard:
+    def _read(self, tenant_id: str) -> Shard:
         directory = self._directory(tenant_id)
-        manifest_path = directory / _MANIFEST
-        if not manifest_path.exists():
-            return _Shard(np.zeros((0, self._dimension), np.float32), (), 0)
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = json.loads((directory / _MANIFEST).read_text(encoding="utf-8"))
         generation = int(manifest["generation"])
         vectors = np.load(directory / f"vectors-{generation}.npy", allow_pickle=False)
         with (directory / f"chunks-{generation}.jsonl").open(encoding="utf-8") as lines:
@@ -190,11 +186,10 @@ class VectorIndex:
                 f"{directory}: generation {generation} holds {vectors.dtype} vectors of shape "
                 f"{vectors.shape} for {len(records)} chunks of dimension {self._dimension}"
             )
-        return _Shard(vectors, records, generation)
+        return Shard(vectors, records, generation)
 
-    def _persist(self, tenant_id: str, shard: _Shard, *, previous: int) -> None:
+    def _persist(self, tenant_id: str, shard: Shard, *, previous: int) -> None:
         directory = self._directory(tenant_id)
-        directory.mkdir(parents=True, exist_ok=True)
         generation = shard.generation
         _write_atomically(
             directory / f"vectors-{generation}.npy",
@@ -215,6 +210,20 @@ class VectorIndex:
         _write_atomically(directory / _MANIFEST, lambda f: f.write(json.dumps(manifest).encode()))
         for stale in (f"vectors-{previous}.npy", f"chunks-{previous}.jsonl"):
             (directory / stale).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _empty(dimension: int) -> Shard:
+    return Shard(np.zeros((0, dimension), np.float32), (), 0)
 
 
 def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
