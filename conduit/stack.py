@@ -61,8 +61,11 @@ class ServiceProcesses:
         for name in self._services:
             self.start(name)
 
-    def start(self, name: str, replica: int = 1) -> str:
-        """Start replica `replica` of service `name`; returns the key that addresses it."""
+    def start(self, name: str, replica: int = 1, env: Mapping[str, str] | None = None) -> str:
+        """Start replica `replica` of service `name`; returns the key that addresses it.
+
+        `env` adds variables for this process only (a replica in another role, say).
+        """
         key = process_key(name, replica)
         if key in self._processes:
             raise RuntimeError(f"{key} is already started")
@@ -71,7 +74,7 @@ class ServiceProcesses:
             self._processes[key] = subprocess.Popen(
                 [sys.executable, "-m", module_for(name)],
                 cwd=repo_root(),
-                env={**self._env, **self._service_env.get(name, {})},
+                env={**self._env, **self._service_env.get(name, {}), **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -3,10 +3,15 @@ broken intent, workflow, prompt or tool file fails before any service starts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from services.intent.catalog import load_intent_catalog
 from services.prompt_builder.templates import TemplateStore, check_tools_exist
+from services.retrieval.service import RetrievalParams
 from shared.config import ConfigFileError
 from shared.tools import load_tool_catalog
 from shared.workflow import WorkflowRegistry
@@ -28,6 +33,8 @@ def validate_config(config_dir: Path) -> str:
                     templates.get(str(template))
                 except KeyError as exc:
                     raise ConfigFileError(f"{where}.template: {exc.args[0]}") from exc
+            if step.service == "retrieval":
+                _check_retrieval_params(step.params, where)
             call = step.params.get("call")
             if isinstance(call, dict) and call.get("tool") not in tools.tools:
                 raise ConfigFileError(f"{where}.call.tool: unknown tool {call.get('tool')!r}")
@@ -35,3 +42,12 @@ def validate_config(config_dir: Path) -> str:
         f"ok: {len(intents.intents)} intents, {len(workflows.workflows)} workflows, "
         f"{len(templates.all())} prompt versions, {len(tools.tools)} tools"
     )
+
+
+def _check_retrieval_params(params: Mapping[str, Any], where: str) -> None:
+    try:
+        RetrievalParams.model_validate(dict(params))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise ConfigFileError(f"{where}.{field}: {first['msg']}") from exc

@@ -16,7 +16,7 @@ import pytest
 from conduit.stack import ServiceProcesses
 from services.retrieval.indexed import wait_until_indexed
 from services.retrieval.knowledge import document_events_from_dir
-from services.retrieval.stores import EmbeddedStore
+from services.retrieval.stores import EmbeddedStore, VectorStore
 from shared.bus import Topics
 from shared.bus.kafka import KafkaBus
 from shared.client import ConduitClient
@@ -93,12 +93,17 @@ async def client(
         await bus.stop()
 
 
-async def load_knowledge(client: ConduitClient, data_dir: Path) -> None:
+async def load_knowledge(
+    client: ConduitClient, data_dir: Path, store: VectorStore | None = None
+) -> None:
+    """Publish the shipped knowledge base; return once `store` (by default the embedded
+    store under `data_dir`) serves all of it."""
     documents = document_events_from_dir(repo_root() / "config" / "knowledge", "default")
     for document in documents:
         await client.publish_document(document)
-    store = EmbeddedStore(data_dir / "retrieval")
-    await wait_until_indexed(store, documents, STARTUP_TIMEOUT_S)
+    await wait_until_indexed(
+        store or EmbeddedStore(data_dir / "retrieval"), documents, STARTUP_TIMEOUT_S
+    )
 
 
 def payments_for(data_dir: Path, invoice_id: str) -> list[tuple[str, int]]:

@@ -30,8 +30,10 @@ from shared.contracts import (
     now_ms,
 )
 from shared.runtime import (
+    DependencyUnavailable,
     InvalidArguments,
     RawConsumer,
+    RecordRejected,
     StepCall,
     StepError,
     StepService,
@@ -452,6 +454,19 @@ async def test_a_handler_that_always_fails_is_dead_lettered_and_answered(
     )
 
 
+async def test_a_dependency_down_through_every_attempt_ends_as_dependency_unavailable(
+    harness: Harness,
+) -> None:
+    handler = FakeHandler(_raising(DependencyUnavailable("Weaviate unavailable")))
+    harness.serve("inference", handler)
+    await harness.send("inference", _event())
+    await harness.settle()
+
+    response = harness.response()
+    assert _error_code(response) == ErrorCode.ERROR_CODE_DEPENDENCY_UNAVAILABLE, response
+    assert len(handler.calls) == 3, "an unavailable dependency must be retried first"
+
+
 # --- routing and publishing --------------------------------------------------------------
 
 
@@ -694,3 +709,69 @@ async def test_a_good_raw_record_is_decoded_and_handled(settings: ConduitSetting
 
     assert raw.handled == [{"document_id": "warranty"}], "the decoded payload was not handled"
     assert letters == [], "a good record must not be dead-lettered"
+
+
+class FlakyHandle:
+    """Fails with `error` for the first `failures` calls, then succeeds."""
+
+    def __init__(self, error: Exception, failures: int) -> None:
+        self.error, self.failures, self.calls = error, failures, 0
+
+    async def __call__(self, payload: dict[str, str]) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+
+
+def _consumer(handle: FlakyHandle) -> RawConsumer[dict[str, str]]:
+    return RawConsumer(
+        name="documents", topic=lambda topics: topics.documents, decode=json.loads, handle=handle
+    )
+
+
+async def test_a_raw_handler_that_fails_briefly_is_retried_until_it_succeeds(
+    settings: ConduitSettings,
+) -> None:
+    bus, handle = MemoryBus(), FlakyHandle(ConnectionError("store down"), failures=2)
+    letters = await _dead_letters(bus)
+    runner = RawRunner(_consumer(handle), service="retrieval", bus=bus, settings=settings)
+
+    await runner(_raw_message(b'{"document_id": "warranty"}'))
+    await bus.stop()
+
+    assert handle.calls == 3, f"expected two retries, got {handle.calls} calls"
+    assert letters == [], "a record that finally succeeded must not be dead-lettered"
+
+
+async def test_a_raw_handler_failing_every_attempt_is_dead_lettered_with_the_error(
+    settings: ConduitSettings,
+) -> None:
+    bus, handle = MemoryBus(), FlakyHandle(ConnectionError("store down"), failures=99)
+    letters = await _dead_letters(bus)
+    runner = RawRunner(_consumer(handle), service="retrieval", bus=bus, settings=settings)
+
+    await runner(_raw_message(b'{"document_id": "warranty"}'))
+    await asyncio.sleep(0.01)
+    await bus.stop()
+
+    [letter] = letters
+    assert handle.calls == settings.handler_attempts, "attempts must be bounded"
+    assert "after 3 attempts" in letter.headers[REASON], letter.headers
+    assert "store down" in letter.headers[REASON], letter.headers
+    assert letter.headers[ATTEMPTS] == "3", letter.headers
+
+
+async def test_a_rejected_raw_record_is_dead_lettered_without_retries(
+    settings: ConduitSettings,
+) -> None:
+    bus, handle = MemoryBus(), FlakyHandle(RecordRejected("too many chunks"), failures=99)
+    letters = await _dead_letters(bus)
+    runner = RawRunner(_consumer(handle), service="retrieval", bus=bus, settings=settings)
+
+    await runner(_raw_message(b'{"document_id": "warranty"}'))
+    await asyncio.sleep(0.01)
+    await bus.stop()
+
+    [letter] = letters
+    assert handle.calls == 1, "a rejected record must not be retried"
+    assert "too many chunks" in letter.headers[REASON], letter.headers
