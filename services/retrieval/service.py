@@ -29,6 +29,7 @@ from shared.contracts import Chunk, RetrievalResult, StepEvent
 from shared.embeddings import Embedder, default_embedder, default_query_embedder
 from shared.runtime import (
     DependencyUnavailable,
+    InputRejected,
     RawConsumer,
     StepCall,
     StepError,
@@ -90,6 +91,8 @@ class RetrievalStep:
         except ValueError as exc:
             raise StepError(str(exc)) from exc
         text = event.request.text
+        if not text.strip():
+            raise InputRejected("nothing to search for: the request has no text")
         with tracer().start_as_current_span(
             "retrieve",
             attributes={
@@ -99,7 +102,7 @@ class RetrievalStep:
                 "conduit.retrieval.alpha": params.alpha,
             },
         ) as span:
-            hits = await self._search(tenant_id, text, params) if text.strip() else []
+            hits = await self._search(tenant_id, text, params)
             span.set_attributes(
                 {
                     "conduit.retrieval.hits": len(hits),

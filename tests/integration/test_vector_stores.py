@@ -5,6 +5,8 @@ Vectors are unit axes of a small space, so expected rankings are exact.
 
 from __future__ import annotations
 
+import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -310,3 +312,24 @@ async def test_weaviate_that_is_down_is_store_unavailable() -> None:
             await store.start()
     finally:
         await store.close()
+
+
+async def test_weaviate_that_never_answers_is_store_unavailable_after_the_timeout() -> None:
+    """A server that accepts connections and then stays silent, as a hung Weaviate would."""
+    with socket.socket() as http, socket.socket() as grpc:
+        for silent in (http, grpc):
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(16)
+        store = WeaviateStore(
+            http_host="127.0.0.1",
+            http_port=http.getsockname()[1],
+            grpc_port=grpc.getsockname()[1],
+            timeout_s=1.0,
+        )
+        started = time.monotonic()
+        try:
+            with pytest.raises(StoreUnavailableError):
+                await store.start()
+        finally:
+            await store.close()
+    assert time.monotonic() - started < 30, "the timeout was not applied"

@@ -18,6 +18,7 @@ from shared.contracts import DocumentEvent, StepEvent, UserRequest, new_envelope
 from shared.embeddings import default_embedder
 from shared.runtime import (
     DependencyUnavailable,
+    InputRejected,
     StepCall,
     StepError,
     StepMisconfigured,
@@ -127,6 +128,11 @@ async def test_a_store_that_is_down_is_a_dependency_to_retry() -> None:
     step = RetrievalStep(DownStore(Path("/nonexistent")), default_embedder())
     with pytest.raises(DependencyUnavailable, match="connection refused"):
         await step(_event("refund"), _call())
+
+
+async def test_a_request_without_text_is_rejected(step: RetrievalStep) -> None:
+    with pytest.raises(InputRejected, match="no text"):
+        await step(_event("  "), _call())
 
 
 async def test_unknown_params_are_a_misconfigured_step(step: RetrievalStep) -> None:
