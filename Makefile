@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-unit test-kafka lint format proto bench soak up kafka jaeger weaviate
+.PHONY: setup demo test test-unit test-kafka lint format proto bench bench-retrieval soak up kafka jaeger weaviate
 
 setup:
 	@scripts/setup.sh
@@ -43,6 +43,9 @@ proto: setup
 
 bench: setup kafka jaeger
 	$(PYTHON) -m benchmarks.pipeline
+
+bench-retrieval: setup weaviate
+	$(PYTHON) -m benchmarks.retrieval
 
 soak: setup kafka
 	$(PYTHON) -m benchmarks.soak

@@ -1,2 +1,3 @@
 """Benchmarks: `make bench` times the request pipeline (`benchmarks.pipeline`) embedded and
-over real Kafka; `benchmarks.model_quality` scores the real local model."""
+over real Kafka; `make bench-retrieval` scores and times retrieval on the embedded store and
+Weaviate (`benchmarks.retrieval`); `benchmarks.model_quality` scores the real local model."""

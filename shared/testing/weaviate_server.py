@@ -129,6 +129,10 @@ class WeaviateServer(LocalServer[_Ports]):
             # Otherwise pprof listens on the fixed :6060, which parallel runs would share.
             "GO_PROFILING_DISABLE": "true",
             "PROMETHEUS_MONITORING_ENABLED": "false",
+            # 1.35's default BlockMax WAND keyword search drops recently written documents
+            # from multi-term BM25 results (tests/integration/test_vector_stores.py shows
+            # it); the classic inverted index ranks them right. Deployments need it too.
+            "USE_INVERTED_SEARCHABLE": "false",
             "LOG_LEVEL": "info",
         }
 

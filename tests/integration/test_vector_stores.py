@@ -153,6 +153,26 @@ async def test_bm25_finds_keywords_and_skips_chunks_without_any(
     assert hits[0].score > 0, "a BM25 score must be positive"
 
 
+async def test_bm25_finds_a_rare_term_in_a_document_written_after_many_others(
+    store: VectorStore, tenant: str
+) -> None:
+    """Weaviate 1.35's BlockMax WAND loses these (hence USE_INVERTED_SEARCHABLE=false)."""
+    filler = [f"the argument {n} of a function call is evaluated first" for n in range(300)]
+    for start in range(0, len(filler), 100):
+        texts = filler[start : start + 100]
+        await store.upsert(
+            tenant, f"filler{start}", records(f"filler{start}", texts),
+            vectors(*[axis(0, 1)] * len(texts)),
+        )  # fmt: skip
+    await store.upsert(
+        tenant, "csv", records("csv", ["the dialect argument names a CSV format"]), vectors(axis(1))
+    )
+
+    hits = await store.search(tenant, query("dialect argument", axis(1), mode="bm25", top_k=3))
+
+    assert ids(hits)[:1] == ["csv#0"], f"the only document with 'dialect' was not first: {hits}"
+
+
 async def test_hybrid_search_blends_keyword_and_vector_evidence(
     store: VectorStore, tenant: str
 ) -> None:
