@@ -1,6 +1,14 @@
-"""The contract between the inference service and whatever model runs underneath it."""
+"""The contract between the inference service and whatever model runs underneath it.
 
-from collections.abc import Mapping, Sequence
+A backend completes a chat and, when given a `DeltaSink`, hands it the text as it is
+generated, in order, before returning the whole `Generation`. Failures are typed, so the
+router knows what to do next: `BackendUnavailable` (down, refusing, too slow, broke off
+mid-stream, circuit open) means another backend may serve the same request;
+`BackendRejected` means the request itself is wrong for this backend (too long for its
+context, invalid parameters) and repeating it there is pointless.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -46,6 +54,17 @@ class Generation:
     model: str
 
 
+DeltaSink = Callable[[str], Awaitable[None]]
+
+
+class BackendUnavailable(Exception):
+    """The backend could not serve the request now; it or another may later."""
+
+
+class BackendRejected(ValueError):
+    """The backend refuses this request as such (context overflow, bad parameters)."""
+
+
 class ModelBackend(Protocol):
     """A loaded model able to complete chats without blocking the event loop.
 
@@ -60,6 +79,10 @@ class ModelBackend(Protocol):
 
     name: str
 
-    def warm_up(self) -> None: ...
+    def warm_up(self) -> None:
+        """Load or connect what the first request would otherwise wait for."""
 
-    async def generate(self, request: GenerationRequest) -> Generation: ...
+    async def generate(
+        self, request: GenerationRequest, on_delta: DeltaSink | None = None
+    ) -> Generation:
+        """The completion; text pieces go to `on_delta` as they are produced, if given."""
