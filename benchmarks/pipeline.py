@@ -77,8 +77,10 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-async def _ask(client: ConduitClient, index: int, session_prefix: str, timeout_s: float) -> Sample:
-    message = message_for(index)
+async def _ask(
+    client: ConduitClient, index: int, session_prefix: str, timeout_s: float, run: int
+) -> Sample:
+    message = message_for(index, run)
     started = time.perf_counter_ns()
     try:
         # A distinct session per request: no conversation state carries between requests.
@@ -93,11 +95,13 @@ async def _ask(client: ConduitClient, index: int, session_prefix: str, timeout_s
     )
 
 
-async def _measure(client: ConduitClient, plan: Plan, mode: str) -> tuple[list[Sample], float]:
+async def _measure(
+    client: ConduitClient, plan: Plan, mode: str, run: int
+) -> tuple[list[Sample], float]:
     for index in range(plan.requests, plan.requests + plan.warmup):
         # The first requests over Kafka also wait for consumer groups to settle. Numbered
         # after the measured ones, so none of their texts is seen before it is measured.
-        await _ask(client, index, f"bench-{mode}-warmup", plan.startup_timeout_s)
+        await _ask(client, index, f"bench-{mode}-warmup", plan.startup_timeout_s, run)
     pending = iter(range(plan.requests))
     samples: list[Sample] = []
     deadline = time.monotonic() + plan.budget_s
@@ -106,18 +110,21 @@ async def _measure(client: ConduitClient, plan: Plan, mode: str) -> tuple[list[S
         for index in pending:
             if time.monotonic() > deadline:
                 return
-            samples.append(await _ask(client, index, f"bench-{mode}", plan.request_timeout_s))
+            samples.append(
+                await _ask(client, index, f"bench-{mode}", plan.request_timeout_s, run)
+            )
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(plan.concurrency)))
     return samples, time.perf_counter() - started
 
 
-async def run_mode(mode: str, target: Target, plan: Plan) -> dict[str, object]:
+async def run_mode(mode: str, target: Target, plan: Plan, run: int = 0) -> dict[str, object]:
+    """Measure one deployment; `run` numbers this run's texts apart from other runs'."""
     with tempfile.TemporaryDirectory(prefix=f"conduit-bench-{mode}-") as data_dir:
         async with target(Path(data_dir), plan.startup_timeout_s) as client:
             load_before = os.getloadavg()
-            samples, wall_s = await _measure(client, plan, mode)
+            samples, wall_s = await _measure(client, plan, mode, run)
             load_after = os.getloadavg()
     return {
         "mode": mode,
@@ -146,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     reports: dict[str, dict[str, object]] = {}
     for mode in modes:
         print(f"\nrunning {mode} ...", flush=True)
-        reports[mode] = asyncio.run(run_mode(mode, TARGETS[mode], plan))
+        reports[mode] = asyncio.run(run_mode(mode, TARGETS[mode], plan, run=len(reports)))
         print(render_mode(mode, reports[mode]), flush=True)
     telemetry_cost = render_telemetry_cost(reports)
     if telemetry_cost is not None:

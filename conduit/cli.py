@@ -14,6 +14,7 @@ from conduit import deadletters, demo
 from conduit.embedded import EmbeddedConduit
 from conduit.report import render_response
 from conduit.stack import ServiceProcesses
+from conduit.streaming import StreamPrinter
 from conduit.validate import validate_config
 from conduit.waterfall import render, request_spans, spans_from_file, spans_from_jaeger
 from services.catalog import SERVICE_NAMES, factory
@@ -106,25 +107,31 @@ def _trace(settings: ConduitSettings, args: argparse.Namespace) -> str:
 
 async def _ask(settings: ConduitSettings, args: argparse.Namespace) -> Response:
     session = args.session or f"cli-{int(time.time() * 1000)}"
+    printer = StreamPrinter(sys.stdout)
     options = {
         "session_id": session,
         "tenant_id": args.tenant,
         "user_id": args.user,
         "roles": args.roles or ["customer"],
         "timeout_s": args.timeout,
+        "on_chunk": printer.show,
     }
     if settings.bus == "memory":
         with tempfile.TemporaryDirectory(prefix="conduit-ask-") as data_dir:
             embedded = settings.model_copy(update={"data_dir": Path(data_dir)})
             async with EmbeddedConduit(embedded) as conduit:
                 await conduit.load_knowledge(settings.config_dir / "knowledge", args.tenant)
-                return await conduit.client.ask(args.text, **options)
+                response = await conduit.client.ask(args.text, **options)
+                printer.finish()
+                return response
     bus = make_bus(settings, client_id="conduit-cli")
     client = ConduitClient(bus, Topics(settings.topic_prefix))
     await bus.start()
     await client.start()
     try:
-        return await client.ask(args.text, **options)
+        response = await client.ask(args.text, **options)
+        printer.finish()
+        return response
     finally:
         await client.close()
         await bus.stop()

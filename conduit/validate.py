@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.inference.routing import load_model_catalog
+from services.inference.tenant_budget import load_budgets
 from services.intent.catalog import load_intent_catalog
 from services.prompt_builder.templates import TemplateStore, check_tools_exist
 from services.retrieval.service import RetrievalParams
@@ -24,6 +26,8 @@ def validate_config(config_dir: Path) -> str:
     tools = load_tool_catalog(config_dir)
     templates = TemplateStore(config_dir / "prompts")
     check_tools_exist(templates, tools.tools, config_dir / "prompts")
+    models = load_model_catalog(config_dir / "models.yaml")
+    load_budgets(config_dir / "budgets.yaml")
     for workflow in workflows.workflows.values():
         for step_id, step in workflow.steps.items():
             where = f"{workflows.sources.get(workflow.name, config_dir)}: steps.{step_id}.params"
@@ -40,7 +44,8 @@ def validate_config(config_dir: Path) -> str:
                 raise ConfigFileError(f"{where}.call.tool: unknown tool {call.get('tool')!r}")
     return (
         f"ok: {len(intents.intents)} intents, {len(workflows.workflows)} workflows, "
-        f"{len(templates.all())} prompt versions, {len(tools.tools)} tools"
+        f"{len(templates.all())} prompt versions, {len(tools.tools)} tools, "
+        f"{len(models.models)} models"
     )
 
 

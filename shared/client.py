@@ -7,7 +7,7 @@ ingest to answer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from opentelemetry.trace import SpanKind
 
@@ -17,12 +17,15 @@ from shared.contracts import (
     DocumentEvent,
     Response,
     StepEvent,
+    StreamChunk,
     Turn,
     UserRequest,
     new_envelope,
 )
 from shared.runtime.steps import headers_for
 from shared.telemetry.tracing import tracer
+
+StreamHandler = Callable[[StreamChunk], Awaitable[None]]
 
 
 class ConduitClient:
@@ -31,20 +34,28 @@ class ConduitClient:
     >>> client = ConduitClient(bus, Topics("conduit"))
     >>> await client.start()  # doctest: +SKIP
     >>> answer = await client.ask("Where is ORD-5001?", session_id="s1")  # doctest: +SKIP
+
+    With `on_chunk`, `ask` also hands over the answer's pieces as they are written (see
+    `shared.runtime.stream`); the returned `Response` is still the final word.
     """
 
     def __init__(self, bus: Bus, topics: Topics) -> None:
         self._bus = bus
         self._topics = topics
         self._waiting: dict[str, asyncio.Future[Response]] = {}
-        self._listener: Listener | None = None
+        self._streaming: dict[str, StreamHandler] = {}
+        self._listeners: list[Listener] = []
 
     async def start(self) -> None:
-        self._listener = await self._bus.listen(self._topics.responses, self._on_response)
+        self._listeners = [
+            await self._bus.listen(self._topics.responses, self._on_response),
+            await self._bus.listen(self._topics.stream, self._on_chunk),
+        ]
 
     async def close(self) -> None:
-        if self._listener is not None:
-            await self._listener.close()
+        for listener in self._listeners:
+            await listener.close()
+        self._listeners.clear()
 
     async def ask(
         self,
@@ -56,6 +67,7 @@ class ConduitClient:
         roles: Sequence[str] = ("customer",),
         history: Sequence[Turn] = (),
         timeout_s: float = 120.0,
+        on_chunk: StreamHandler | None = None,
     ) -> Response:
         envelope = new_envelope(
             session_id=session_id,
@@ -65,9 +77,11 @@ class ConduitClient:
             timeout_s=timeout_s,
         )
         event = StepEvent(envelope=envelope, request=UserRequest(text=text, history=history))
-        return await self.submit(event, timeout_s=timeout_s)
+        return await self.submit(event, timeout_s=timeout_s, on_chunk=on_chunk)
 
-    async def submit(self, event: StepEvent, *, timeout_s: float = 120.0) -> Response:
+    async def submit(
+        self, event: StepEvent, *, timeout_s: float = 120.0, on_chunk: StreamHandler | None = None
+    ) -> Response:
         """Publish a prepared request event and wait for its terminal response."""
         with tracer().start_as_current_span(
             "conduit ask",
@@ -77,12 +91,16 @@ class ConduitClient:
                 "conduit.tenant_id": event.envelope.tenant_id,
             },
         ):
-            return await self._publish_and_wait(event, timeout_s)
+            return await self._publish_and_wait(event, timeout_s, on_chunk)
 
-    async def _publish_and_wait(self, event: StepEvent, timeout_s: float) -> Response:
+    async def _publish_and_wait(
+        self, event: StepEvent, timeout_s: float, on_chunk: StreamHandler | None
+    ) -> Response:
         request_id = event.envelope.request_id
         waiting = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = waiting
+        if on_chunk is not None:
+            self._streaming[request_id] = on_chunk
         try:
             await self._bus.publish(
                 self._topics.ingest,
@@ -94,6 +112,7 @@ class ConduitClient:
             return await asyncio.wait_for(waiting, timeout_s + 5)
         finally:
             self._waiting.pop(request_id, None)
+            self._streaming.pop(request_id, None)
 
     async def publish_document(self, document: DocumentEvent) -> None:
         await self._bus.publish(
@@ -109,3 +128,9 @@ class ConduitClient:
         waiting = self._waiting.get(response.envelope.request_id)
         if waiting is not None and not waiting.done():
             waiting.set_result(response)
+
+    async def _on_chunk(self, message: BusMessage) -> None:
+        chunk = StreamChunk.FromString(message.value)
+        handler = self._streaming.get(chunk.request_id)
+        if handler is not None:
+            await handler(chunk)

@@ -8,9 +8,10 @@ import llama_cpp as llama_lib
 from llama_cpp import Llama
 from llama_cpp.llama_grammar import LlamaGrammar
 
-from services.inference.backends.llama_cpp import grammar_parses
-
 DEFAULT_MAX_TOKENS = 128
+# Never decode a prompt's last token alone from the cache: a one-token decode gives logits
+# that differ from a batched one's (by up to 0.7 for SmolLM2), enough to flip a greedy answer.
+_MIN_PROMPT_DECODE = 2
 
 
 class CompletionRejectedError(ValueError):
@@ -81,6 +82,9 @@ def stream_completion(llama: Llama, request: CompletionRequest) -> Iterator[str 
     grammar = _compile_grammar(llama, request.grammar) if request.grammar else None
     if request.seed is not None:
         llama.set_seed(request.seed)
+    # Reuse at most the cached prefix that leaves a batch to decode, so the text depends on
+    # the request alone and not on what this instance generated before.
+    llama.n_tokens = min(llama.n_tokens, max(len(prompt_tokens) - _MIN_PROMPT_DECODE, 0))
     vocab = llama_lib.llama_model_get_vocab(llama.model)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     output_tokens = 0
@@ -105,6 +109,23 @@ def stream_completion(llama: Llama, request: CompletionRequest) -> Iterator[str 
         input_tokens=len(prompt_tokens),
         output_tokens=output_tokens,
     )
+
+
+def grammar_parses(llama: Llama, gbnf: str) -> bool:
+    """Whether llama.cpp accepts the GBNF grammar; check before sampling with it.
+
+    llama-cpp-python hands an unparsable grammar to the sampler chain as a null pointer.
+
+    Example:
+        >>> grammar_parses(llama, 'root ::= "yes" | "no"')
+        True
+    """
+    vocab = llama_lib.llama_model_get_vocab(llama.model)
+    sampler = llama_lib.llama_sampler_init_grammar(vocab, gbnf.encode("utf-8"), b"root")
+    if not sampler:
+        return False
+    llama_lib.llama_sampler_free(sampler)
+    return True
 
 
 def _compile_grammar(llama: Llama, gbnf: str) -> LlamaGrammar:

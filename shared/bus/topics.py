@@ -20,6 +20,11 @@ class Topics:
         return f"{self.prefix}.responses"
 
     @property
+    def stream(self) -> str:
+        """Answers as they are written, keyed by request id (`StreamChunk`)."""
+        return f"{self.prefix}.responses.stream"
+
+    @property
     def handoff(self) -> str:
         return f"{self.prefix}.handoff"
 
@@ -42,6 +47,13 @@ class Topics:
         return [self.retry(service, n) for n in range(1, attempts)]
 
     def all_for(self, services: list[str], *, attempts: int = 1) -> list[str]:
-        fixed = [self.ingest, self.responses, self.handoff, self.documents, self.deadletter]
+        fixed = [
+            self.ingest,
+            self.responses,
+            self.stream,
+            self.handoff,
+            self.documents,
+            self.deadletter,
+        ]
         steps = [self.step(s) for s in services]
         return fixed + steps + [t for s in services for t in self.retries(s, attempts)]

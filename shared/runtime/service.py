@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from shared.bus import Topics
 from shared.contracts import StepEvent
+from shared.runtime.stream import AnswerStream
 
 Payload = TypeVar("Payload")
 
@@ -30,11 +31,16 @@ async def _nothing() -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class StepCall:
-    """The workflow step being executed, with its declared parameters."""
+    """The workflow step being executed, with its declared parameters.
+
+    `stream`, when the runtime provides one, is where the step may write its answer as it
+    is generated (for people watching; the step event stays the result).
+    """
 
     workflow: str
     step_id: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    stream: AnswerStream | None = None
 
 
 StepHandler = Callable[[StepEvent, StepCall], Awaitable[None]]

@@ -31,6 +31,7 @@ from shared.runtime.errors import DeadlineExceeded, DependencyUnavailable, StepE
 from shared.runtime.responses import error_response, finish_response, stop_response
 from shared.runtime.retry import attempt_of, backoff_s, schedule_retry
 from shared.runtime.service import StepCall, StepService
+from shared.runtime.stream import AnswerStream
 from shared.telemetry.metrics import EVENTS, IN_FLIGHT, STEP_SECONDS
 from shared.telemetry.tracing import tracer
 from shared.workflow import Continue, Finish, Stop, WorkflowRegistry, advance, check_limits, locate
@@ -191,7 +192,10 @@ class StepRunner:
             await self._stop(event, limit)
             return True
         call = StepCall(
-            workflow=located.workflow.name, step_id=located.step_id, params=located.step.params
+            workflow=located.workflow.name,
+            step_id=located.step_id,
+            params=located.step.params,
+            stream=AnswerStream(self._bus, self._topics.stream, event.envelope, located.step_id),
         )
         started = time.perf_counter()
         outcome = await self._handle(event, call, message)

@@ -12,6 +12,11 @@ from shared.testing.kafka_server import (
     KafkaUnavailableError,
     install_kafka,
 )
+from shared.testing.llama_server import (
+    LlamaServer,
+    LlamaServerStartError,
+    LlamaServerUnavailableError,
+)
 from shared.testing.triton_server import (
     TritonServer,
     TritonStartError,
@@ -31,6 +36,9 @@ __all__ = [
     "KafkaServer",
     "KafkaStartError",
     "KafkaUnavailableError",
+    "LlamaServer",
+    "LlamaServerStartError",
+    "LlamaServerUnavailableError",
     "TritonServer",
     "TritonStartError",
     "TritonUnavailableError",

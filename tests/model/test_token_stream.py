@@ -48,3 +48,16 @@ def test_a_prompt_that_leaves_no_room_is_rejected_before_generating(llama: Llama
 
     with pytest.raises(CompletionRejectedError, match="context window"):
         next(stream_completion(llama, request))
+
+
+def test_a_repeated_prompt_gives_the_same_greedy_text_as_the_first_time(llama: Llama) -> None:
+    prompt = (
+        "<|im_start|>system\nYou are a concise billing assistant.<|im_end|>\n"
+        "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    )
+    request = CompletionRequest(prompt=prompt, max_tokens=16)
+
+    first = list(stream_completion(llama, request))
+    again = list(stream_completion(llama, request))
+
+    assert first == again, "the cached prompt changed the greedy answer"

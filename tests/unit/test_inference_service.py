@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from services.inference.backends import Generation, GenerationRequest
+from services.inference.backends import Generation, GenerationRequest, ModelBackend
+from services.inference.backends.base import DeltaSink
 from services.inference.backends.scripted import SCRIPTED_MODEL, ScriptedBackend
+from services.inference.routing import ModelRouter, ModelSpec, single_model_catalog
 from services.inference.service import InferenceStep
 from services.inference.settings import InferenceSettings
 from shared.agent import (
@@ -28,6 +30,7 @@ from shared.agent import (
     tool_call_option,
 )
 from shared.contracts import PromptMessage, StepEvent, ToolCall, WorkflowPosition, new_envelope
+from shared.models.chat import ChatMessage
 from shared.runtime import BudgetExhausted, ModelOutputInvalid, StepCall
 
 DECIDE = StepCall(workflow="refund", step_id="decide", params={"max_tokens": 120})
@@ -42,6 +45,17 @@ INVOICE_ARGUMENTS = {
 
 def _settings(**overrides: Any) -> InferenceSettings:
     return InferenceSettings(backend="scripted", **overrides)
+
+
+def _step(backend: ModelBackend, settings: InferenceSettings) -> InferenceStep:
+    """The step with `backend` as its one model, priced as `settings` says."""
+    spec = ModelSpec(
+        backend="scripted",
+        price_per_1k_input_usd=settings.price_per_1k_input_usd,
+        price_per_1k_output_usd=settings.price_per_1k_output_usd,
+    )
+    catalog = single_model_catalog("only", spec)
+    return InferenceStep(ModelRouter(catalog, {"only": backend}), settings)
 
 
 def _event(schema: dict[str, Any] | None, *, steps_taken: int = 5) -> StepEvent:
@@ -79,8 +93,13 @@ class FixedBackend:
     def warm_up(self) -> None:
         """Nothing to load."""
 
-    async def generate(self, request: GenerationRequest) -> Generation:
+    async def generate(
+        self, request: GenerationRequest, on_delta: DeltaSink | None = None
+    ) -> Generation:
         self.requests.append(request)
+        if on_delta is not None:
+            for piece in (self.text[: len(self.text) // 2], self.text[len(self.text) // 2 :]):
+                await on_delta(piece)
         return Generation(
             text=self.text, input_tokens=40, output_tokens=5, finish_reason="stop", model=self.name
         )
@@ -92,7 +111,7 @@ class FixedBackend:
 async def test_a_tool_call_is_parsed_with_a_deterministic_call_id() -> None:
     event = _event(_tool_schema(), steps_taken=5)
 
-    await InferenceStep(ScriptedBackend(), _settings()).handle(event, DECIDE)
+    await _step(ScriptedBackend(), _settings()).handle(event, DECIDE)
 
     assert list(event.model_output.tool_calls) == [
         ToolCall(
@@ -103,7 +122,7 @@ async def test_a_tool_call_is_parsed_with_a_deterministic_call_id() -> None:
 
 
 async def test_a_redelivered_step_reproduces_the_same_tool_calls() -> None:
-    step = InferenceStep(ScriptedBackend(), _settings())
+    step = _step(ScriptedBackend(), _settings())
     first, second = _event(_tool_schema()), _event(_tool_schema())
     second.envelope.request_id = first.envelope.request_id
 
@@ -118,7 +137,7 @@ async def test_a_redelivered_step_reproduces_the_same_tool_calls() -> None:
 async def test_an_answer_is_parsed_with_its_sources() -> None:
     event = _event(_answer_schema())
 
-    await InferenceStep(ScriptedBackend(), _settings()).handle(event, DECIDE)
+    await _step(ScriptedBackend(), _settings()).handle(event, DECIDE)
 
     output = event.model_output
     assert output.text, "the answer text was lost"
@@ -131,7 +150,7 @@ async def test_without_a_schema_the_text_is_kept_as_it_is() -> None:
     backend = FixedBackend("Plain words, not JSON.")
     event = _event(None)
 
-    await InferenceStep(backend, _settings()).handle(event, DECIDE)
+    await _step(backend, _settings()).handle(event, DECIDE)
 
     assert event.model_output.text == "Plain words, not JSON.", "free text must not be parsed"
     assert backend.requests[0].json_schema is None, "no schema must reach the backend"
@@ -141,7 +160,7 @@ async def test_the_tokens_of_a_generation_are_added_to_the_budget() -> None:
     event = _event(_answer_schema())
     event.envelope.budget.tokens_used = 100
 
-    await InferenceStep(ScriptedBackend(), _settings()).handle(event, DECIDE)
+    await _step(ScriptedBackend(), _settings()).handle(event, DECIDE)
 
     output = event.model_output
     assert output.input_tokens > 0, "input tokens were not recorded"
@@ -155,7 +174,7 @@ async def test_the_cost_of_a_generation_is_added_to_the_budget() -> None:
     settings = _settings(price_per_1k_input_usd=1.0, price_per_1k_output_usd=2.0)
     event = _event(_answer_schema())
 
-    await InferenceStep(
+    await _step(
         FixedBackend('{"action": "answer", "text": "ok", "sources": ["a"]}'), settings
     ).handle(event, DECIDE)
 
@@ -172,7 +191,7 @@ async def test_a_prompt_that_does_not_fit_the_remaining_budget_is_refused() -> N
     event.prompt.token_count = 40
 
     with pytest.raises(BudgetExhausted, match="40 tokens"):
-        await InferenceStep(backend, _settings()).handle(event, DECIDE)
+        await _step(backend, _settings()).handle(event, DECIDE)
 
     assert backend.requests == [], "the model must not run when the prompt cannot fit"
 
@@ -184,7 +203,7 @@ async def test_the_generation_is_capped_at_the_tokens_left_in_the_budget() -> No
     event.envelope.budget.tokens_used = 900
     event.prompt.token_count = 40
 
-    await InferenceStep(backend, _settings()).handle(event, DECIDE)
+    await _step(backend, _settings()).handle(event, DECIDE)
 
     assert backend.requests[0].max_tokens == 60, (
         "max_tokens must shrink to what is left after the prompt, below the step's 120"
@@ -194,9 +213,7 @@ async def test_the_generation_is_capped_at_the_tokens_left_in_the_budget() -> No
 async def test_the_steps_max_tokens_param_is_used_when_the_budget_allows() -> None:
     backend = FixedBackend('{"action": "answer", "text": "ok"}')
 
-    await InferenceStep(backend, _settings()).handle(
-        _event(output_schema([], answer_option([]))), DECIDE
-    )
+    await _step(backend, _settings()).handle(_event(output_schema([], answer_option([]))), DECIDE)
 
     assert backend.requests[0].max_tokens == 120, "params.max_tokens must reach the backend"
 
@@ -205,12 +222,12 @@ async def test_malformed_model_text_is_an_invalid_output() -> None:
     event = _event(_tool_schema())
 
     with pytest.raises(ModelOutputInvalid, match="not JSON"):
-        await InferenceStep(FixedBackend("not json"), _settings()).handle(event, DECIDE)
+        await _step(FixedBackend("not json"), _settings()).handle(event, DECIDE)
 
 
 async def test_the_seed_depends_on_request_and_step() -> None:
     backend = FixedBackend('{"action": "answer", "text": "ok"}')
-    step = InferenceStep(backend, _settings())
+    step = _step(backend, _settings())
     schema = output_schema([], answer_option([]))
     first, later = _event(schema, steps_taken=5), _event(schema, steps_taken=8)
     later.envelope.request_id = first.envelope.request_id
@@ -223,6 +240,26 @@ async def test_the_seed_depends_on_request_and_step() -> None:
     seeds = [request.seed for request in backend.requests]
     assert seeds[0] == seeds[2], "a redelivered step must reuse its seed"
     assert seeds[0] != seeds[1], "another step of the request must get another seed"
+
+
+# --- the scripted backend ----------------------------------------------------------------
+
+
+async def test_the_scripted_backend_streams_its_text_word_by_word() -> None:
+    request = GenerationRequest(
+        messages=[ChatMessage(role="user", content="Where is my refund?")], max_tokens=50
+    )
+    deltas: list[str] = []
+
+    async def collect(delta: str) -> None:
+        deltas.append(delta)
+
+    generation = await ScriptedBackend().generate(request, collect)
+
+    assert "".join(deltas) == generation.text, "the deltas do not add up to the text"
+    assert [delta.strip() for delta in deltas] == generation.text.split(), (
+        f"expected one delta per word: {deltas}"
+    )
 
 
 # --- parse_output ------------------------------------------------------------------------

@@ -3,19 +3,27 @@
 import asyncio
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
 
-import llama_cpp as llama_lib
 from llama_cpp import Llama
-from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
-from llama_cpp.llama_types import ChatCompletionRequestMessage, CreateChatCompletionResponse
+from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-from services.inference.backends.base import Generation, GenerationRequest
-from shared.models.local_gguf import locate_smollm2_gguf
+from services.inference.backends.base import (
+    BackendRejected,
+    DeltaSink,
+    Generation,
+    GenerationRequest,
+)
+from services.inference.token_stream import (
+    CompletionEnd,
+    CompletionRejectedError,
+    CompletionRequest,
+    stream_completion,
+)
+from shared.models.local_gguf import GgufTokenizer, locate_smollm2_gguf
 
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct-q4_1"
 
@@ -24,21 +32,25 @@ _LOOSE_CHAR_RULE = 'char ::= [^"\\\\] |'
 _JSON_CHAR_RULE = 'char ::= [^"\\\\\\x00-\\x1F] |'
 
 
-class SchemaNotSupportedError(ValueError):
+class SchemaNotSupportedError(BackendRejected):
     """The JSON schema cannot be turned into a llama.cpp grammar."""
 
 
 class LlamaCppBackend:
-    """Generates chat completions with llama.cpp, off the event loop.
+    """Generates chat completions with llama.cpp, off the event loop, streaming the text.
 
     The model loads in ``warm_up`` (or lazily on the first ``generate``). Every llama.cpp
     call runs on one dedicated worker thread, which both keeps the loop free and serializes
-    access to the llama context, which is not thread-safe. A cancelled ``generate`` stops
-    waiting but the running decode finishes in the background.
+    access to the llama context, which is not thread-safe. The worker hands each text piece
+    to the loop, where ``on_delta`` awaits it in order; a cancelled ``generate`` (or a sink
+    that raises) stops the decode at the next token.
 
-    When ``GenerationRequest.json_schema`` is set, decoding is constrained by a grammar built
-    from the schema, so the text parses as JSON matching it (unless ``max_tokens`` cuts it
-    short, reported as ``finish_reason == "length"``).
+    The chat is rendered with the model's own template (``GgufTokenizer``), so the prompt and
+    its token count are those of ``Llama.create_chat_completion``. When
+    ``GenerationRequest.json_schema`` is set, decoding is constrained by a grammar built from
+    the schema, so the text parses as JSON matching it (unless ``max_tokens`` cuts it short,
+    reported as ``finish_reason == "length"``). Requests that cannot run (no room in the
+    context, bad parameters or schema) raise ``BackendRejected``.
 
     Example:
         >>> backend = LlamaCppBackend()
@@ -46,8 +58,11 @@ class LlamaCppBackend:
         >>> request = GenerationRequest(
         ...     messages=[ChatMessage(role="user", content="Say hi")], max_tokens=16
         ... )
-        >>> generation = asyncio.run(backend.generate(request))
-        >>> generation.output_tokens > 0
+        >>> pieces: list[str] = []
+        >>> async def collect(delta: str) -> None:
+        ...     pieces.append(delta)
+        >>> generation = asyncio.run(backend.generate(request, collect))
+        >>> "".join(pieces) == generation.text
         True
         >>> backend.close()
     """
@@ -65,21 +80,37 @@ class LlamaCppBackend:
         self._n_threads = n_threads
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{name}")
         self._llama: Llama | None = None
-        self._checked_grammars: set[str] = set()
+        self._tokenizer: GgufTokenizer | None = None
         self._closed = threading.Event()
 
     def warm_up(self) -> None:
         """Load the model and run one token through it so the first request pays no load cost."""
         self._executor.submit(self._warm_up).result()
 
-    async def generate(self, request: GenerationRequest) -> Generation:
-        """Complete ``request.messages``; raises ``SchemaNotSupportedError`` for bad schemas."""
+    async def generate(
+        self, request: GenerationRequest, on_delta: DeltaSink | None = None
+    ) -> Generation:
+        """Complete ``request.messages``, handing each text piece to ``on_delta`` in order."""
         if self._closed.is_set():
             raise RuntimeError(f"backend {self.name} is closed")
-        if request.max_tokens <= 0:
-            raise ValueError(f"max_tokens must be positive, got {request.max_tokens}")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._generate, request)
+        deltas: asyncio.Queue[str | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(delta: str | None) -> None:
+            loop.call_soon_threadsafe(deltas.put_nowait, delta)
+
+        sink = emit if on_delta is not None else None
+        running = loop.run_in_executor(self._executor, self._generate, request, sink, stop)
+        try:
+            if on_delta is not None:
+                while (delta := await deltas.get()) is not None:
+                    await on_delta(delta)
+            return await running
+        finally:
+            # No-ops after a normal end; after a cancel or a failing sink, stop the decode.
+            stop.set()
+            running.cancel()
 
     def close(self) -> None:
         """Free the model after in-flight generations finish; the backend is unusable after."""
@@ -87,13 +118,15 @@ class LlamaCppBackend:
         self._executor.submit(self._unload)
         self._executor.shutdown(wait=True)
 
-    def _load(self) -> Llama:
+    def _load(self) -> tuple[Llama, GgufTokenizer]:
         if self._llama is None:
             self._llama = load_llama(self._model_path, n_ctx=self._n_ctx, n_threads=self._n_threads)
-        return self._llama
+        if self._tokenizer is None:
+            self._tokenizer = GgufTokenizer(self._model_path)
+        return self._llama, self._tokenizer
 
     def _warm_up(self) -> None:
-        llama = self._load()
+        llama, _ = self._load()
         if llama.n_tokens == 0:
             llama.eval([llama.token_bos()])
 
@@ -102,41 +135,71 @@ class LlamaCppBackend:
             self._llama.close()
             self._llama = None
 
-    def _generate(self, request: GenerationRequest) -> Generation:
-        llama = self._load()
-        grammar = None
-        if request.json_schema is not None:
-            grammar = self._grammar(llama, request.json_schema)
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        response = cast(
-            CreateChatCompletionResponse,
-            llama.create_chat_completion(
-                messages=cast(list[ChatCompletionRequestMessage], messages),
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                seed=request.seed,
-                grammar=grammar,
-            ),
-        )
-        choice = response["choices"][0]
-        usage = response["usage"]
-        return Generation(
-            text=choice["message"]["content"] or "",
-            input_tokens=usage["prompt_tokens"],
-            output_tokens=usage["completion_tokens"],
-            finish_reason="length" if choice["finish_reason"] == "length" else "stop",
-            model=self.name,
-        )
+    def _generate(
+        self,
+        request: GenerationRequest,
+        emit: Callable[[str | None], None] | None,
+        stop: threading.Event,
+    ) -> Generation:
+        """Runs on the worker thread; ``emit(None)`` marks the end of the deltas."""
+        try:
+            llama, tokenizer = self._load()
+            completion = completion_request(request, tokenizer.render_chat(request.messages))
+            return self._complete(llama, completion, emit, stop)
+        except CompletionRejectedError as exc:
+            raise BackendRejected(str(exc)) from exc
+        finally:
+            if emit is not None:
+                emit(None)
 
-    def _grammar(self, llama: Llama, schema: Mapping[str, Any]) -> LlamaGrammar:
-        gbnf = schema_to_gbnf(json.dumps(schema))
-        if gbnf not in self._checked_grammars:
-            if not grammar_parses(llama, gbnf):
-                raise SchemaNotSupportedError(
-                    f"llama.cpp rejected the grammar for the schema:\n{gbnf}"
+    def _complete(
+        self,
+        llama: Llama,
+        completion: CompletionRequest,
+        emit: Callable[[str | None], None] | None,
+        stop: threading.Event,
+    ) -> Generation:
+        text: list[str] = []
+        for item in stream_completion(llama, completion):
+            if isinstance(item, CompletionEnd):
+                return Generation(
+                    text="".join(text),
+                    input_tokens=item.input_tokens,
+                    output_tokens=item.output_tokens,
+                    finish_reason=item.finish_reason,
+                    model=self.name,
                 )
-            self._checked_grammars.add(gbnf)
-        return LlamaGrammar.from_string(gbnf, verbose=False)
+            if stop.is_set():
+                raise asyncio.CancelledError(f"generation on {self.name} stopped by its caller")
+            text.append(item)
+            if emit is not None:
+                emit(item)
+        raise RuntimeError("the token stream ended without its totals")
+
+
+def completion_request(request: GenerationRequest, prompt: str) -> CompletionRequest:
+    """The raw completion a chat request becomes once its template is rendered into ``prompt``.
+
+    Raises ``BackendRejected`` for parameters no completion accepts and for schemas that
+    have no grammar.
+
+    Example:
+        >>> chat = GenerationRequest(messages=[ChatMessage(role="user", content="Hi")],
+        ...                          max_tokens=8, json_schema={"enum": ["a", "b"]})
+        >>> completion_request(chat, "<|im_start|>user\\nHi<|im_end|>\\n").grammar.splitlines()[0]
+        'root ::= "\\\\"a\\\\"" | "\\\\"b\\\\""'
+    """
+    schema = request.json_schema
+    try:
+        return CompletionRequest(
+            prompt=prompt,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            seed=request.seed,
+            grammar=None if schema is None else schema_to_gbnf(json.dumps(schema)),
+        )
+    except CompletionRejectedError as exc:
+        raise BackendRejected(str(exc)) from exc
 
 
 @lru_cache(maxsize=64)
@@ -173,20 +236,3 @@ def load_llama(model_path: Path | None, *, n_ctx: int, n_threads: int) -> Llama:
         n_threads_batch=n_threads,
         verbose=False,
     )
-
-
-def grammar_parses(llama: Llama, gbnf: str) -> bool:
-    """Whether llama.cpp accepts the GBNF grammar; check before sampling with it.
-
-    llama-cpp-python hands an unparsable grammar to the sampler chain as a null pointer.
-
-    Example:
-        >>> grammar_parses(llama, 'root ::= "yes" | "no"')
-        True
-    """
-    vocab = llama_lib.llama_model_get_vocab(llama.model)
-    sampler = llama_lib.llama_sampler_init_grammar(vocab, gbnf.encode("utf-8"), b"root")
-    if not sampler:
-        return False
-    llama_lib.llama_sampler_free(sampler)
-    return True

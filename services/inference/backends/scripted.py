@@ -6,18 +6,21 @@ budgets, guardrails) can be tested and timed without model noise:
   allowed value of each argument;
 - otherwise it answers, citing the first allowed source, with a sentence built from
   the most recent tool result in the chat.
+It streams its text word by word (each piece is a word with the whitespace before it).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from services.inference.backends.base import Generation, GenerationRequest
+from services.inference.backends.base import DeltaSink, Generation, GenerationRequest
 from shared.agent import ANSWER, CALL_TOOL, TOOL_RESULT_PREFIX
 
 SCRIPTED_MODEL = "scripted-deterministic"
+_WORD_PIECE = re.compile(r"\s*\S+|\s+$")
 
 
 class ScriptedBackend:
@@ -28,8 +31,13 @@ class ScriptedBackend:
     def warm_up(self) -> None:
         """Nothing to load."""
 
-    async def generate(self, request: GenerationRequest) -> Generation:
+    async def generate(
+        self, request: GenerationRequest, on_delta: DeltaSink | None = None
+    ) -> Generation:
         text = self._respond(request)
+        if on_delta is not None:
+            for piece in _WORD_PIECE.findall(text):
+                await on_delta(piece)
         prompt_words = sum(len(m.content.split()) for m in request.messages)
         return Generation(
             text=text,

@@ -242,7 +242,7 @@ class ToolCall(_message.Message):
     def __init__(self, call_id: _Optional[str] = ..., tool: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
 
 class ModelOutput(_message.Message):
-    __slots__ = ("model", "text", "tool_calls", "sources", "finish_reason", "input_tokens", "output_tokens", "cost_usd")
+    __slots__ = ("model", "text", "tool_calls", "sources", "finish_reason", "input_tokens", "output_tokens", "cost_usd", "route", "models_tried", "cached")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
@@ -251,6 +251,9 @@ class ModelOutput(_message.Message):
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     COST_USD_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    MODELS_TRIED_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
     model: str
     text: str
     tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCall]
@@ -259,7 +262,10 @@ class ModelOutput(_message.Message):
     input_tokens: int
     output_tokens: int
     cost_usd: float
-    def __init__(self, model: _Optional[str] = ..., text: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., sources: _Optional[_Iterable[str]] = ..., finish_reason: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
+    route: str
+    models_tried: _containers.RepeatedScalarFieldContainer[str]
+    cached: bool
+    def __init__(self, model: _Optional[str] = ..., text: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., sources: _Optional[_Iterable[str]] = ..., finish_reason: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., route: _Optional[str] = ..., models_tried: _Optional[_Iterable[str]] = ..., cached: _Optional[bool] = ...) -> None: ...
 
 class ToolError(_message.Message):
     __slots__ = ("code", "message")
@@ -401,3 +407,21 @@ class DocumentEvent(_message.Message):
     deleted: bool
     metadata: _containers.ScalarMap[str, str]
     def __init__(self, tenant_id: _Optional[str] = ..., document_id: _Optional[str] = ..., title: _Optional[str] = ..., text: _Optional[str] = ..., content_type: _Optional[str] = ..., version: _Optional[str] = ..., deleted: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class StreamChunk(_message.Message):
+    __slots__ = ("request_id", "session_id", "step", "generation_id", "seq", "text", "model")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    session_id: str
+    step: str
+    generation_id: str
+    seq: int
+    text: str
+    model: str
+    def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., step: _Optional[str] = ..., generation_id: _Optional[str] = ..., seq: _Optional[int] = ..., text: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
