@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-unit test-kafka lint format proto bench bench-retrieval soak up kafka jaeger weaviate
+.PHONY: setup demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference soak up kafka jaeger weaviate
 
 setup:
 	@scripts/setup.sh
@@ -46,6 +46,9 @@ bench: setup kafka jaeger
 
 bench-retrieval: setup weaviate
 	$(PYTHON) -m benchmarks.retrieval
+
+bench-inference: setup kafka
+	$(PYTHON) -m benchmarks.inference
 
 soak: setup kafka
 	$(PYTHON) -m benchmarks.soak

@@ -110,9 +110,7 @@ async def _measure(
         for index in pending:
             if time.monotonic() > deadline:
                 return
-            samples.append(
-                await _ask(client, index, f"bench-{mode}", plan.request_timeout_s, run)
-            )
+            samples.append(await _ask(client, index, f"bench-{mode}", plan.request_timeout_s, run))
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(plan.concurrency)))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from conduit.embedded import EmbeddedConduit
@@ -89,10 +90,46 @@ def kafka_transactions(
     return _kafka(data_dir, startup_timeout_s, transactional=True)
 
 
+@dataclass(frozen=True)
+class KafkaStack:
+    """A running Kafka deployment: its client, the client's bus and the topics."""
+
+    client: ConduitClient
+    bus: KafkaBus
+    topics: Topics
+
+
 @asynccontextmanager
 async def _kafka(
     data_dir: Path, startup_timeout_s: float, *, transactional: bool, otlp: bool = False
 ) -> AsyncIterator[ConduitClient]:
+    async with AsyncExitStack() as cleanup:
+        env = dict(SCRIPTED_MODEL_ENV)
+        if otlp:
+            jaeger = JaegerServer()
+            cleanup.callback(jaeger.close)
+            await asyncio.to_thread(jaeger.start)
+            env |= {
+                "CONDUIT_TRACES": "otlp",
+                "CONDUIT_METRICS_EXPORT": "otlp",
+                "CONDUIT_OTLP_ENDPOINT": jaeger.otlp_http_endpoint,
+            }
+        stack = await cleanup.enter_async_context(
+            kafka_stack(data_dir, startup_timeout_s, transactional=transactional, env=env)
+        )
+        yield stack.client
+
+
+@asynccontextmanager
+async def kafka_stack(
+    data_dir: Path,
+    startup_timeout_s: float,
+    *,
+    env: Mapping[str, str],
+    transactional: bool = False,
+) -> AsyncIterator[KafkaStack]:
+    """Six service processes (with `env`) against a throwaway loopback broker started here,
+    the knowledge base indexed."""
     topics = Topics(fresh_prefix())
     settings = ConduitSettings()
     async with AsyncExitStack() as cleanup:
@@ -105,22 +142,11 @@ async def _kafka(
             topics.all_for(list(SERVICE_NAMES), attempts=settings.handler_attempts),
             settings.kafka_partitions,
         )
-        telemetry: dict[str, str] = {}
-        if otlp:
-            jaeger = JaegerServer()
-            cleanup.callback(jaeger.close)
-            await asyncio.to_thread(jaeger.start)
-            telemetry = {
-                "CONDUIT_TRACES": "otlp",
-                "CONDUIT_METRICS_EXPORT": "otlp",
-                "CONDUIT_OTLP_ENDPOINT": jaeger.otlp_http_endpoint,
-            }
         stack = ServiceProcesses(
             bootstrap=server.bootstrap_servers,
             data_dir=data_dir,
             env={
-                **SCRIPTED_MODEL_ENV,
-                **telemetry,
+                **env,
                 "CONDUIT_TOPIC_PREFIX": topics.prefix,
                 "CONDUIT_KAFKA_TRANSACTIONS": str(transactional).lower(),
             },
@@ -136,7 +162,7 @@ async def _kafka(
         await client.start()
         cleanup.push_async_callback(client.close)
         await load_knowledge(client, stack, data_dir, startup_timeout_s)
-        yield client
+        yield KafkaStack(client, bus, topics)
 
 
 async def load_knowledge(

@@ -101,6 +101,21 @@ def make_router(settings: InferenceSettings) -> ModelRouter:
     return ModelRouter(catalog, backends)
 
 
+def generation_request(
+    event: StepEvent, call: StepCall, settings: InferenceSettings, *, max_tokens: int
+) -> GenerationRequest:
+    """What the step asks the model: the built prompt, its schema and a reproducible seed."""
+    envelope = event.envelope
+    seed = zlib.crc32(f"{envelope.request_id}:{envelope.workflow.steps_taken}".encode())
+    return GenerationRequest(
+        messages=[ChatMessage(role=m.role, content=m.content) for m in event.prompt.messages],
+        max_tokens=max_tokens,
+        temperature=float(call.params.get("temperature", settings.temperature)),
+        seed=seed,
+        json_schema=json.loads(event.prompt.output_schema_json or "null"),
+    )
+
+
 class InferenceStep:
     """Example: `await InferenceStep(make_router(settings), settings).handle(event, call)`.
 
@@ -128,15 +143,8 @@ class InferenceStep:
         max_tokens = self._token_allowance(
             event, int(call.params.get("max_tokens", self._settings.max_tokens))
         )
-        schema = json.loads(event.prompt.output_schema_json or "null")
-        seed = zlib.crc32(f"{envelope.request_id}:{envelope.workflow.steps_taken}".encode())
-        request = GenerationRequest(
-            messages=[ChatMessage(role=m.role, content=m.content) for m in event.prompt.messages],
-            max_tokens=max_tokens,
-            temperature=float(call.params.get("temperature", self._settings.temperature)),
-            seed=seed,
-            json_schema=schema,
-        )
+        request = generation_request(event, call, self._settings, max_tokens=max_tokens)
+        schema = request.json_schema
         choice = self._router.catalog.choose(
             intent=event.intent.intent, step=call.step_id, prompt_tokens=event.prompt.token_count
         )
