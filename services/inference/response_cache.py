@@ -31,12 +31,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.inference.backends.base import Generation, GenerationRequest
-from services.inference.sqlite_worker import SqliteWorker
 from shared.agent import CALL_TOOL
 from shared.embeddings import Embedder
 from shared.embeddings.embedder import F32
 from shared.models.chat import ChatMessage
 from shared.runtime import StepMisconfigured
+from shared.storage import SqliteWorker
 from shared.telemetry.metrics import CACHE_LOOKUPS
 
 Clock = Callable[[], float]

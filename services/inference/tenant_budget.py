@@ -20,9 +20,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.inference.sqlite_worker import SqliteWorker
 from shared.config.files import load_yaml_model
 from shared.runtime import BudgetExhausted
+from shared.storage import SqliteWorker
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS daily_spend (

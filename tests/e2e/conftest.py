@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,11 @@ from conduit.stack import ServiceProcesses
 from services.retrieval.indexed import wait_until_indexed
 from services.retrieval.knowledge import document_events_from_dir
 from services.retrieval.stores import EmbeddedStore, VectorStore
-from shared.bus import Topics
+from shared.bus import BusMessage, Topics
 from shared.bus.kafka import KafkaBus
 from shared.client import ConduitClient
 from shared.config import repo_root
+from shared.contracts import StepEvent
 from shared.testing import KafkaServer
 
 REFUND_MESSAGE = "I was charged twice for invoice INV-1001, please refund me"
@@ -116,3 +118,23 @@ def payments_for(data_dir: Path, invoice_id: str) -> list[tuple[str, int]]:
 
 def describe(stack: ServiceProcesses) -> str:
     return "\n".join(f"--- {name}\n{stack.log(name)[-3000:]}" for name in stack.alive())
+
+
+@asynccontextmanager
+async def step_events_to(
+    kafka_server: KafkaServer, topics: Topics, service: str
+) -> AsyncIterator[list[StepEvent]]:
+    """Every step event published to `service` while the block runs, read off the topic."""
+    seen: list[StepEvent] = []
+
+    async def keep(message: BusMessage) -> None:
+        seen.append(StepEvent.FromString(message.value))
+
+    bus = KafkaBus(kafka_server.bootstrap_servers, client_id=f"e2e-tap-{service}")
+    await bus.start()
+    listener = await bus.listen(topics.step(service), keep)
+    try:
+        yield seen
+    finally:
+        await listener.close()
+        await bus.stop()

@@ -9,12 +9,10 @@ import pytest
 import yaml
 
 from conduit.stack import ServiceProcesses
-from shared.bus import BusMessage, Topics
-from shared.bus.kafka import KafkaBus
+from shared.bus import Topics
 from shared.client import ConduitClient
-from shared.contracts import ModelOutput, StepEvent
 from shared.testing import KafkaServer, TritonServer
-from tests.e2e.conftest import describe, load_knowledge
+from tests.e2e.conftest import describe, load_knowledge, step_events_to
 from tests.e2e.test_streaming_over_kafka import ask_streaming
 
 pytestmark = [pytest.mark.kafka, pytest.mark.triton, pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -56,24 +54,14 @@ async def test_an_answer_from_the_real_triton_server_streams_through_the_pipelin
     tmp_path: Path,
 ) -> None:
     await load_knowledge(client, tmp_path)
-    outputs: list[ModelOutput] = []
 
-    async def keep_output(message: BusMessage) -> None:
-        outputs.append(StepEvent.FromString(message.value).model_output)
-
-    tap = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-tap")
-    await tap.start()
-    listener = await tap.listen(topics.step("guardrail"), keep_output)
-    try:
+    async with step_events_to(kafka_server, topics, "guardrail") as checked:
         chunks, response = await ask_streaming(client, "stream-triton")
-    finally:
-        await listener.close()
-        await tap.stop()
 
     assert response.HasField("answer") or response.HasField("handoff"), (
         f"no outcome: {response}\n{describe(stack)}"
     )
-    answered = [o for o in outputs if o.model]
+    answered = [e.model_output for e in checked if e.model_output.model]
     assert [o.model for o in answered] == ["triton"], f"not answered by Triton: {answered}"
     assert not answered[0].models_tried, f"a fallback was needed: {answered[0]}"
     assert len(chunks) >= 2, f"Triton's tokens did not stream: {chunks}"

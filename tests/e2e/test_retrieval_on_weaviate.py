@@ -13,12 +13,17 @@ import pytest
 from conduit.stack import ServiceProcesses
 from services.retrieval.indexed import wait_until_indexed
 from services.retrieval.stores import WeaviateStore
-from shared.bus import BusMessage, Topics
-from shared.bus.kafka import KafkaBus
+from shared.bus import Topics
 from shared.client import ConduitClient
-from shared.contracts import DocumentEvent, ErrorCode, RetrievalResult, StepEvent
+from shared.contracts import DocumentEvent, ErrorCode
 from shared.testing import KafkaServer, WeaviateServer
-from tests.e2e.conftest import REFUND_MESSAGE, STARTUP_TIMEOUT_S, describe, load_knowledge
+from tests.e2e.conftest import (
+    REFUND_MESSAGE,
+    STARTUP_TIMEOUT_S,
+    describe,
+    load_knowledge,
+    step_events_to,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.weaviate, pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -96,14 +101,6 @@ async def test_a_republished_document_is_served_at_its_new_version(
     tmp_path: Path,
 ) -> None:
     await load_knowledge(client, tmp_path, store)
-    retrieved: list[RetrievalResult] = []
-
-    async def keep_retrieval(message: BusMessage) -> None:
-        retrieved.append(StepEvent.FromString(message.value).retrieval)
-
-    tap = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-tap")
-    await tap.start()
-    listener = await tap.listen(topics.step("prompt-builder"), keep_retrieval)
     update = DocumentEvent(
         tenant_id="default",
         document_id="warranty",
@@ -115,18 +112,16 @@ async def test_a_republished_document_is_served_at_its_new_version(
     await client.publish_document(update)
     await wait_until_indexed(store, [update], STARTUP_TIMEOUT_S)
 
-    response = await client.ask(
-        "How long is the warranty and what does it cover?",
-        session_id="wv-2",
-        timeout_s=STARTUP_TIMEOUT_S,
-    )
-
-    await listener.close()
-    await tap.stop()
+    async with step_events_to(kafka_server, topics, "prompt-builder") as drafted:
+        response = await client.ask(
+            "How long is the warranty and what does it cover?",
+            session_id="wv-2",
+            timeout_s=STARTUP_TIMEOUT_S,
+        )
 
     assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
     assert "warranty#0" in response.answer.sources, list(response.answer.sources)
-    [retrieval] = retrieved
+    [retrieval] = [event.retrieval for event in drafted]
     warranty = [c for c in retrieval.chunks if c.document_id == "warranty"]
     assert [(c.version, c.heading) for c in warranty] == [("v2", "Warranty > Coverage")], warranty
     assert "five years" in warranty[0].text, f"old text served: {warranty[0].text}"

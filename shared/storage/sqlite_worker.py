@@ -1,8 +1,8 @@
 """One SQLite connection on one dedicated thread, awaited from the event loop.
 
-The response cache and the tenant budget ledger both keep a small SQLite file that other
-processes may share: WAL lets readers run beside a writer, and the busy timeout makes a
-writer wait for another process's transaction instead of failing at once.
+Processed-event records, the response cache and the tenant budget ledger each keep a small
+SQLite file that other processes may share: WAL lets readers run beside a writer, and the
+busy timeout makes a writer wait for another process's transaction instead of failing.
 """
 
 from __future__ import annotations
