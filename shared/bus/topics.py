@@ -25,6 +25,11 @@ class Topics:
         return f"{self.prefix}.responses.stream"
 
     @property
+    def audit(self) -> str:
+        """The append-only audit trail (`AuditRecord`), keyed by tenant."""
+        return f"{self.prefix}.audit"
+
+    @property
     def handoff(self) -> str:
         return f"{self.prefix}.handoff"
 
@@ -51,6 +56,7 @@ class Topics:
             self.ingest,
             self.responses,
             self.stream,
+            self.audit,
             self.handoff,
             self.documents,
             self.deadletter,

@@ -5,6 +5,7 @@ Import messages from here, never from `_generated` directly.
 
 from shared.contracts._generated.conduit.v1.events_pb2 import (
     Answer,
+    AuditRecord,
     Budget,
     Chunk,
     DocumentEvent,
@@ -39,6 +40,7 @@ from shared.contracts.envelopes import SCHEMA_VERSION, derived_id, new_envelope,
 __all__ = [
     "SCHEMA_VERSION",
     "Answer",
+    "AuditRecord",
     "Budget",
     "Chunk",
     "DocumentEvent",

@@ -425,3 +425,33 @@ class StreamChunk(_message.Message):
     text: str
     model: str
     def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., step: _Optional[str] = ..., generation_id: _Optional[str] = ..., seq: _Optional[int] = ..., text: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+
+class AuditRecord(_message.Message):
+    __slots__ = ("audit_id", "at_unix_ms", "request_id", "session_id", "tenant_id", "principal", "service", "step", "kind", "subject", "outcome", "detail", "idempotency_key")
+    AUDIT_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    audit_id: str
+    at_unix_ms: int
+    request_id: str
+    session_id: str
+    tenant_id: str
+    principal: Principal
+    service: str
+    step: str
+    kind: str
+    subject: str
+    outcome: str
+    detail: str
+    idempotency_key: str
+    def __init__(self, audit_id: _Optional[str] = ..., at_unix_ms: _Optional[int] = ..., request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., principal: _Optional[_Union[Principal, _Mapping]] = ..., service: _Optional[str] = ..., step: _Optional[str] = ..., kind: _Optional[str] = ..., subject: _Optional[str] = ..., outcome: _Optional[str] = ..., detail: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
