@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conduit import deadletters, demo
+from conduit import audit, deadletters, demo
 from conduit.embedded import EmbeddedConduit
 from conduit.report import render_response
 from conduit.stack import ServiceProcesses
@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     dlq_republish.add_argument("--force", action="store_true", help="even if done before")
     for dlq_command in (dlq_list, dlq_show, dlq_republish):
         dlq_command.add_argument("--json", action="store_true", help="JSON for scripts")
+    audit_query = commands.add_parser("audit", help="query the audit trail (Kafka), as a table")
+    audit_query.add_argument("--request", default=None, help="only this request id")
+    audit_query.add_argument("--tenant", default=None, help="only this tenant")
+    audit_query.add_argument("--tool", default=None, help="only calls and refusals of this tool")
+    audit_query.add_argument("--kind", choices=audit.KINDS, default=None)
+    audit_query.add_argument("--limit", type=int, default=100, help="the newest N (default 100)")
     return parser
 
 
@@ -92,6 +98,10 @@ def main(argv: list[str] | None = None) -> None:
         print(validate_config(settings.config_dir))
     elif args.command == "dlq":
         status = deadletters.run_command(settings, args)
+        if status:
+            sys.exit(status)
+    elif args.command == "audit":
+        status = audit.run_command(settings, args)
         if status:
             sys.exit(status)
 

@@ -371,6 +371,16 @@ async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
 
 
 async def _scan(bootstrap: str, topic: str, since_offset: int) -> AsyncGenerator[DeadLetter, None]:
+    async with aclosing(read_topic(bootstrap, topic, since_offset=since_offset)) as records:
+        async for record in records:
+            yield _from_record(record)
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, since_offset: int = 0
+) -> AsyncGenerator[ConsumerRecord[bytes, bytes], None]:
+    """Every record of `topic` up to the end offsets seen when the read starts, partition by
+    partition in offset order; nothing when the topic does not exist."""
     partitions = await _partitions(bootstrap, topic)
     if not partitions:
         return
@@ -395,7 +405,7 @@ async def _scan(bootstrap: str, topic: str, since_offset: int) -> AsyncGenerator
             for partition, records in batches.items():
                 for record in records:
                     if record.offset < ends[partition]:
-                        yield _from_record(record)
+                        yield record
             for partition in list(pending):
                 if await consumer.position(partition) >= ends[partition]:
                     pending.discard(partition)
@@ -518,31 +528,31 @@ def _render_listing(listing: DeadLetterListing) -> str:
         [
             letter.id,
             letter.timestamp,
-            _one_line(letter.service, 40),
+            one_line(letter.service, 40),
             "" if letter.attempts is None else str(letter.attempts),
-            _one_line(letter.origin, 200),
+            one_line(letter.origin, 200),
             str(letter.size),
-            _one_line(letter.request_id or "", 64),
-            _one_line(f"{letter.workflow}.{letter.step}" if letter.workflow else "", 64),
-            _one_line(letter.reason, REASON_COLUMN_CHARS),
+            one_line(letter.request_id or "", 64),
+            one_line(f"{letter.workflow}.{letter.step}" if letter.workflow else "", 64),
+            one_line(letter.reason, REASON_COLUMN_CHARS),
         ]
         for letter in listing.dead_letters
     ]
     header = ["ID", "TIME", "SERVICE", "TRIES", "ORIGIN", "BYTES", "REQUEST", "STEP", "REASON"]
     footer = f"{len(rows)} of {listing.matched} dead letters (newest last)"
-    return f"{_table(header, rows)}\n{footer}" if rows else footer
+    return f"{render_table(header, rows)}\n{footer}" if rows else footer
 
 
 def _render_detail(detail: DeadLetterDetail) -> str:
     summary = {field.name: getattr(detail, field.name) for field in fields(DeadLetterSummary)}
     width = max(len(name) for name in summary)
     lines = [
-        f"{name:<{width}}  {'' if value is None else _one_line(str(value), 1000)}".rstrip()
+        f"{name:<{width}}  {'' if value is None else one_line(str(value), 1000)}".rstrip()
         for name, value in summary.items()
     ]
     lines.append("headers:")
     lines += [
-        f"  {_one_line(name, 200)}: {_one_line(value, 1000)}"
+        f"  {one_line(name, 200)}: {one_line(value, 1000)}"
         for name, value in sorted(detail.headers.items())
     ]
     truncated = ", truncated" if detail.preview_truncated else ""
@@ -560,7 +570,8 @@ def _render_outcomes(outcomes: list[RepublishOutcome]) -> str:
     )
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Rows under a header, each column as wide as its widest cell."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -568,7 +579,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     )
 
 
-def _one_line(text: str, limit: int) -> str:
+def one_line(text: str, limit: int) -> str:
+    """`text` on one line of printable characters, cut to `limit` characters."""
     flat = " ".join(text.split())
     flat = "".join(char if char.isprintable() else "?" for char in flat)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -23,6 +23,7 @@ from shared.contracts import (
     new_envelope,
 )
 from shared.runtime.steps import headers_for
+from shared.security import sign_principal
 from shared.telemetry.tracing import tracer
 
 StreamHandler = Callable[[StreamChunk], Awaitable[None]]
@@ -39,9 +40,12 @@ class ConduitClient:
     `shared.runtime.stream`); the returned `Response` is still the final word.
     """
 
-    def __init__(self, bus: Bus, topics: Topics) -> None:
+    def __init__(self, bus: Bus, topics: Topics, *, principal_key: bytes | None = None) -> None:
+        """`principal_key`: sign each request's principal (the gateway's role; services with
+        `CONDUIT_PRINCIPAL_KEY` set refuse unsigned ones)."""
         self._bus = bus
         self._topics = topics
+        self._principal_key = principal_key
         self._waiting: dict[str, asyncio.Future[Response]] = {}
         self._streaming: dict[str, StreamHandler] = {}
         self._listeners: list[Listener] = []
@@ -83,6 +87,8 @@ class ConduitClient:
         self, event: StepEvent, *, timeout_s: float = 120.0, on_chunk: StreamHandler | None = None
     ) -> Response:
         """Publish a prepared request event and wait for its terminal response."""
+        if self._principal_key is not None:
+            sign_principal(event.envelope, self._principal_key)
         with tracer().start_as_current_span(
             "conduit ask",
             kind=SpanKind.PRODUCER,

@@ -19,7 +19,8 @@ from services.guardrail.output_checks import CHECKS, Check, guard_output
 from services.guardrail.settings import GuardrailSettings
 from shared.config import ConduitSettings
 from shared.contracts import GuardrailReport, StepEvent, Verdict
-from shared.runtime import StepCall, StepMisconfigured, StepService
+from shared.runtime import StepCall, StepError, StepHandler, StepMisconfigured, StepService
+from shared.runtime.audit import GUARDRAIL
 
 
 def _checks(call: StepCall) -> list[Check]:
@@ -57,11 +58,14 @@ class Guardrail:
                 f"not {stage!r}"
             )
         _record_decision(report)
+        await _audit_decision(call, report)
 
 
 def build(settings: ConduitSettings, guardrail: GuardrailSettings | None = None) -> StepService:
     handler = Guardrail(guardrail or GuardrailSettings())
-    return StepService(name="guardrail", handle=handler.handle, consumes_ingest=True)
+    return StepService(
+        name="guardrail", handle=_audit_refusals(handler.handle), consumes_ingest=True
+    )
 
 
 def _record_decision(report: GuardrailReport) -> None:
@@ -76,3 +80,33 @@ def _record_decision(report: GuardrailReport) -> None:
             "conduit.guardrail.findings": list(report.findings),
         },
     )
+
+
+def _audit_refusals(handle: StepHandler) -> StepHandler:
+    """A request refused outright (too large, empty...) is a guardrail decision too."""
+
+    async def audited(event: StepEvent, call: StepCall) -> None:
+        try:
+            await handle(event, call)
+        except StepMisconfigured:
+            raise
+        except StepError as refusal:
+            if call.audit is not None:
+                stage = str(call.params.get("stage", ""))
+                await call.audit.record(GUARDRAIL, stage, "refused", detail=refusal.message)
+            raise
+
+    return audited
+
+
+async def _audit_decision(call: StepCall, report: GuardrailReport) -> None:
+    """The decision on the audit trail: `redacted` when the input passed once redacted."""
+    if call.audit is None:
+        return
+    outcome = Verdict.Name(report.verdict).removeprefix("VERDICT_").lower()
+    reasons = list(report.findings)
+    if report.redactions:
+        reasons.insert(0, "redacted " + ", ".join(f"{r.count} {r.kind}" for r in report.redactions))
+        if report.verdict == Verdict.VERDICT_PASS:
+            outcome = "redacted"
+    await call.audit.record(GUARDRAIL, report.stage, outcome, detail="; ".join(reasons))

@@ -17,7 +17,8 @@ from services.tool_executor.ledger import Outcome
 from services.tool_executor.settings import ToolExecutorSettings, ledger_path
 from shared.config import ConduitSettings, load_yaml_model
 from shared.contracts import StepEvent, ToolCall, ToolError, ToolExchange
-from shared.runtime import StepCall, StepService
+from shared.runtime import StepCall, StepService, ToolNotAllowed
+from shared.runtime.audit import AUTHORIZATION, TOOL_CALL
 from shared.telemetry import tracer
 from shared.telemetry.metrics import TOOL_CALLS
 from shared.tools import (
@@ -64,12 +65,12 @@ class ToolExecutor:
         else:
             fixed, missing = bind_fixed_call(self._catalog, params.call, event)
             if missing:
-                event.tool_exchanges.append(
-                    _exchange(event, step, fixed, _precondition_failed(missing))
-                )
+                unbound = _exchange(event, step, fixed, _precondition_failed(missing))
+                event.tool_exchanges.append(unbound)
+                await _audit_call(step, unbound)
                 return
             requested = [fixed]
-        checked = [check_call(self._catalog, event, call, i) for i, call in enumerate(requested)]
+        checked = [await self._check(event, step, call, i) for i, call in enumerate(requested)]
         for item in checked:
             with tracer().start_as_current_span(
                 f"execute_tool {item.call.tool}",
@@ -94,8 +95,19 @@ class ToolExecutor:
                     }
                 )
             event.tool_exchanges.append(exchange)
+            await _audit_call(step, exchange)
             if not exchange.ok:
                 break
+
+    async def _check(
+        self, event: StepEvent, step: StepCall, call: ToolCall, index: int
+    ) -> CheckedCall:
+        try:
+            return check_call(self._catalog, event, call, index)
+        except ToolNotAllowed as refusal:
+            if step.audit is not None:
+                await step.audit.record(AUTHORIZATION, call.tool, "refused", detail=refusal.message)
+            raise
 
     async def _run(self, event: StepEvent, step: StepCall, item: CheckedCall) -> ToolExchange:
         failures = unbound_arguments(item.spec, item.arguments, event) + requirement_failures(
@@ -117,6 +129,24 @@ class ToolExecutor:
         if self._runner is None:
             self._runner = self._open_runner()
         return self._runner
+
+
+async def _audit_call(step: StepCall, exchange: ToolExchange) -> None:
+    """Every call on the audit trail, replayed and failed ones too; the log redacts."""
+    if step.audit is None:
+        return
+    detail = exchange.call.arguments_json
+    if exchange.replayed:
+        detail = f"replayed {detail}"
+    if not exchange.ok:
+        detail = f"{detail}; {exchange.error.message}"
+    await step.audit.record(
+        TOOL_CALL,
+        exchange.call.tool,
+        "ok" if exchange.ok else exchange.error.code,
+        detail=detail,
+        idempotency_key=exchange.idempotency_key,
+    )
 
 
 def _precondition_failed(reasons: list[str]) -> Outcome:

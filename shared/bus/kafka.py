@@ -25,6 +25,7 @@ from faststream.message import StreamMessage
 
 from shared.bus.base import BusMessage, Handler
 from shared.bus.dispatch import KeyedDispatcher, Partition
+from shared.bus.topics import Topics
 from shared.bus.transactions import TransactionalPublisher
 from shared.telemetry.metrics import CONSUMER_LAG
 from shared.telemetry.propagation import in_trace_context, with_trace_headers
@@ -32,6 +33,9 @@ from shared.telemetry.propagation import in_trace_context, with_trace_headers
 log = logging.getLogger(__name__)
 
 Isolation = Literal["read_committed", "read_uncommitted"]
+
+_AUDIT_SUFFIX = Topics("").audit
+_KEPT_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
 
 
 class KafkaBus:
@@ -180,12 +184,13 @@ async def _report_lag(consumer: AIOKafkaConsumer, group: str, every_s: float = 5
 
 
 async def ensure_topics(bootstrap_servers: str, names: Sequence[str], partitions: int) -> None:
-    """Create missing topics; existing ones are left as they are."""
+    """Create missing topics (the audit topic kept forever); existing ones are left as they
+    are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(n, partitions, 1) for n in names if n not in existing]
+        missing = [_new_topic(n, partitions) for n in names if n not in existing]
         if missing:
             try:
                 await admin.create_topics(missing)
@@ -193,6 +198,12 @@ async def ensure_topics(bootstrap_servers: str, names: Sequence[str], partitions
                 log.debug("topics created concurrently by another process")
     finally:
         await admin.close()
+
+
+def _new_topic(name: str, partitions: int) -> NewTopic:
+    """The audit trail is kept forever, whatever the broker's default retention."""
+    configs = _KEPT_FOREVER if name.endswith(_AUDIT_SUFFIX) else {}
+    return NewTopic(name, partitions, 1, topic_configs=configs)
 
 
 class _DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped base

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,3 +53,9 @@ class ConduitSettings(BaseSettings):
     trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     # Stop (gracefully) when the launching process dies: set by the local stack and tests.
     exit_with_parent: bool = False
+    # The secret the gateway signs principals with and every service checks them against
+    # (shared.security). Unset: no check, as in the embedded mode on one machine.
+    principal_key: SecretStr | None = None
+
+    def principal_key_bytes(self) -> bytes | None:
+        return self.principal_key.get_secret_value().encode() if self.principal_key else None

@@ -1,5 +1,6 @@
 """The service runtime: step contract, typed errors, hosting one or all services."""
 
+from shared.runtime.audit import AuditLog
 from shared.runtime.errors import (
     BudgetExhausted,
     DeadlineExceeded,
@@ -19,6 +20,7 @@ from shared.runtime.host import ServiceFactory, ServiceHost, make_bus, run_servi
 from shared.runtime.service import RawConsumer, StepCall, StepHandler, StepService
 
 __all__ = [
+    "AuditLog",
     "BudgetExhausted",
     "DeadlineExceeded",
     "DependencyUnavailable",

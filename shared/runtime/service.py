@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from shared.bus import Topics
 from shared.contracts import StepEvent
+from shared.runtime.audit import AuditLog
 from shared.runtime.stream import AnswerStream
 
 Payload = TypeVar("Payload")
@@ -34,13 +35,16 @@ class StepCall:
     """The workflow step being executed, with its declared parameters.
 
     `stream`, when the runtime provides one, is where the step may write its answer as it
-    is generated (for people watching; the step event stays the result).
+    is generated (for people watching; the step event stays the result). `audit`, when
+    provided, is where the step records what it did on the requester's behalf (tool calls,
+    guardrail decisions, refusals); without one nothing is recorded.
     """
 
     workflow: str
     step_id: str
     params: Mapping[str, Any] = field(default_factory=dict)
     stream: AnswerStream | None = None
+    audit: AuditLog | None = None
 
 
 StepHandler = Callable[[StepEvent, StepCall], Awaitable[None]]

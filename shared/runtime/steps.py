@@ -25,6 +25,7 @@ from shared.bus import Bus, BusMessage, Topics
 from shared.bus.transactions import when_durable
 from shared.config import ConduitSettings
 from shared.contracts import ErrorCode, Response, StepEvent, StepRecord, derived_id, now_ms
+from shared.runtime.audit import AUTHORIZATION, AuditLog
 from shared.runtime.deadletter import REPLAYED_FROM, dead_letter
 from shared.runtime.dedupe import ProcessedEvents
 from shared.runtime.errors import DeadlineExceeded, DependencyUnavailable, StepError
@@ -32,6 +33,7 @@ from shared.runtime.responses import error_response, finish_response, stop_respo
 from shared.runtime.retry import attempt_of, backoff_s, schedule_retry
 from shared.runtime.service import StepCall, StepService
 from shared.runtime.stream import AnswerStream
+from shared.security import verify_principal
 from shared.telemetry.metrics import EVENTS, IN_FLIGHT, STEP_SECONDS
 from shared.telemetry.tracing import tracer
 from shared.workflow import Continue, Finish, Stop, WorkflowRegistry, advance, check_limits, locate
@@ -39,6 +41,7 @@ from shared.workflow import Continue, Finish, Stop, WorkflowRegistry, advance, c
 log = logging.getLogger(__name__)
 
 _RESULTS = {"handled": "processed", "ended": "failed", "retrying": "retried"}
+_UNVOUCHED = "the principal is not signed by the gateway, or was changed after signing"
 
 EVENT_TYPE = "application/x-protobuf; type=conduit.v1.StepEvent"
 RESPONSE_TYPE = "application/x-protobuf; type=conduit.v1.Response"
@@ -187,6 +190,17 @@ class StepRunner:
                 "conduit.step": located.step_id,
             }
         )
+        audit = AuditLog(
+            self._bus,
+            self._topics.audit,
+            event.envelope,
+            service=self._service.name,
+            step=located.step_id,
+        )
+        if not self._vouched_for(event):
+            await audit.record(AUTHORIZATION, "principal", "refused", detail=_UNVOUCHED)
+            await self._stop(event, Stop(ErrorCode.ERROR_CODE_FORBIDDEN, _UNVOUCHED))
+            return True
         limit = check_limits(event.envelope, located.workflow, now_ms())
         if limit is not None:
             await self._stop(event, limit)
@@ -196,6 +210,7 @@ class StepRunner:
             step_id=located.step_id,
             params=located.step.params,
             stream=AnswerStream(self._bus, self._topics.stream, event.envelope, located.step_id),
+            audit=audit,
         )
         started = time.perf_counter()
         outcome = await self._handle(event, call, message)
@@ -212,6 +227,11 @@ class StepRunner:
         if outcome == "handled":
             await self._route(event)
         return outcome != "retrying"
+
+    def _vouched_for(self, event: StepEvent) -> bool:
+        """With a principal key configured, only principals signed with it are served."""
+        key = self._settings.principal_key_bytes()
+        return key is None or verify_principal(event.envelope, key)
 
     async def _handle(
         self, event: StepEvent, call: StepCall, message: BusMessage

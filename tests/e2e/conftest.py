@@ -26,6 +26,9 @@ from shared.contracts import StepEvent
 from shared.testing import KafkaServer
 
 REFUND_MESSAGE = "I was charged twice for invoice INV-1001, please refund me"
+# Every service checks principals against it; the test client signs with it, as the
+# gateway does.
+PRINCIPAL_KEY = "e2e-principal-key"
 STARTUP_TIMEOUT_S = 120.0
 
 
@@ -67,6 +70,7 @@ def stack(
             "CONDUIT_INFERENCE_BACKEND": "scripted",
             "CONDUIT_TOPIC_PREFIX": topics.prefix,
             "CONDUIT_KAFKA_TRANSACTIONS": str(transactional).lower(),
+            "CONDUIT_PRINCIPAL_KEY": PRINCIPAL_KEY,
             **stack_env,
         },
         service_env=service_env,
@@ -85,7 +89,7 @@ async def client(
     bus = KafkaBus(
         kafka_server.bootstrap_servers, client_id="e2e-client", transactional=transactional
     )
-    conduit = ConduitClient(bus, topics)
+    conduit = ConduitClient(bus, topics, principal_key=PRINCIPAL_KEY.encode())
     await bus.start()
     try:
         await conduit.start()

@@ -3,7 +3,7 @@ import pytest
 from services.guardrail.service import build
 from services.guardrail.settings import GuardrailSettings
 from shared.config import ConduitSettings
-from shared.contracts import Redaction, StepEvent, Turn, UserRequest, Verdict
+from shared.contracts import AuditRecord, Redaction, StepEvent, Turn, UserRequest, Verdict
 from shared.runtime import (
     InputRejected,
     InputTooLarge,
@@ -11,6 +11,7 @@ from shared.runtime import (
     StepMisconfigured,
     StepService,
 )
+from tests.fixtures.audit import audit_trail
 
 INPUT = StepCall(workflow="w", step_id="s", params={"stage": "input"})
 
@@ -120,3 +121,48 @@ async def test_missing_or_unknown_stage_is_a_misconfigured_step(params: dict[str
 
     with pytest.raises(StepMisconfigured):
         await _guardrail().handle(_event("hello"), call)
+
+
+async def _audited(event: StepEvent, call: StepCall = INPUT) -> list[AuditRecord]:
+    async with audit_trail() as trail:
+        await _guardrail().handle(event, trail.audited(event, call, service="guardrail"))
+        return await trail.records()
+
+
+async def test_a_redacted_input_is_audited_naming_kinds_never_values() -> None:
+    [record] = await _audited(_event("I'm ann@example.com, card 4111 1111 1111 1111"))
+
+    assert (record.kind, record.subject, record.outcome) == ("guardrail", "input", "redacted"), (
+        f"the decision was audited wrongly: {record}"
+    )
+    assert record.detail == "redacted 1 card_number, 1 email", record.detail
+
+
+async def test_a_clean_input_is_audited_as_a_pass() -> None:
+    [record] = await _audited(_event("where is my order ORD-5001?"))
+
+    assert (record.subject, record.outcome, record.detail) == ("input", "pass", ""), record
+
+
+async def test_a_refused_input_is_audited_with_the_reason() -> None:
+    async with audit_trail() as trail:
+        event = _event("x" * 11)
+        with pytest.raises(InputTooLarge):
+            await _guardrail(max_input_chars=10).handle(
+                event, trail.audited(event, INPUT, service="guardrail")
+            )
+        [record] = await trail.records()
+
+    assert (record.subject, record.outcome) == ("input", "refused"), record
+    assert "over the limit of 10" in record.detail, f"the reason is missing: {record.detail!r}"
+
+
+async def test_a_misconfigured_step_is_no_guardrail_decision() -> None:
+    call = StepCall(workflow="w", step_id="s", params={"stage": "middle"})
+    async with audit_trail() as trail:
+        event = _event("hello")
+        with pytest.raises(StepMisconfigured):
+            await _guardrail().handle(event, trail.audited(event, call, service="guardrail"))
+        records = await trail.records()
+
+    assert records == [], f"a configuration error was audited as a decision: {records}"

@@ -16,6 +16,7 @@ from shared.contracts import (
     Verdict,
 )
 from shared.runtime import StepCall, StepMisconfigured
+from tests.fixtures.audit import audit_trail
 
 GUARDRAIL = build(ConduitSettings())
 
@@ -280,3 +281,22 @@ def test_an_answer_explaining_why_no_refund_was_made_passes_the_claims_check() -
         )
     )
     assert refund_claims_match_actions(event) is None, "an explanation was taken for a claim"
+
+
+async def test_a_handed_off_answer_is_audited_with_the_findings_as_reason() -> None:
+    event = _event(text="   ")
+    async with audit_trail() as trail:
+        await GUARDRAIL.handle(event, trail.audited(event, _call("not_empty"), service="guardrail"))
+        [record] = await trail.records()
+    assert (record.kind, record.subject, record.outcome) == ("guardrail", "output", "handoff"), (
+        f"the decision was audited wrongly: {record}"
+    )
+    assert record.detail == "the answer is empty", f"the reason is missing: {record.detail!r}"
+
+
+async def test_a_passing_answer_is_audited_as_a_pass() -> None:
+    event = _event()
+    async with audit_trail() as trail:
+        await GUARDRAIL.handle(event, trail.audited(event, _call(), service="guardrail"))
+        [record] = await trail.records()
+    assert (record.subject, record.outcome, record.detail) == ("output", "pass", ""), record

@@ -16,6 +16,7 @@ from services.tool_executor.service import build
 from shared.config import ConduitSettings, ConfigFileError, repo_root
 from shared.contracts import Entity, StepEvent, ToolExchange
 from shared.runtime import InvalidArguments, StepCall, StepService, ToolNotAllowed, UnknownTool
+from tests.fixtures.audit import audit_trail
 from tests.fixtures.tool_events import refund_event, request_calls
 
 ACT = StepCall(workflow="refund", step_id="act")
@@ -297,3 +298,63 @@ def test_a_handler_outside_the_allow_list_is_refused_at_build(
     config = _config_with(tmp_path, "lookup_order", handler="os.system")
     with pytest.raises(ConfigFileError, match=r"tools\.lookup_order\.handler"):
         build(settings.model_copy(update={"config_dir": config}))
+
+
+# --- the audit trail -----------------------------------------------------------------------
+
+
+async def test_a_tool_call_is_audited_with_outcome_arguments_and_idempotency_key(
+    executor: StepService,
+) -> None:
+    event = request_calls(refund_event(), ("lookup_invoice", {"invoice_id": "INV-1001"}))
+    async with audit_trail() as trail:
+        await executor.handle(event, trail.audited(event, ACT, service="tool-executor"))
+        [record] = await trail.records()
+    [lookup] = event.tool_exchanges
+    assert (record.kind, record.subject, record.outcome) == ("tool_call", "lookup_invoice", "ok"), (
+        f"the call was audited wrongly: {record}"
+    )
+    assert record.detail == '{"invoice_id":"INV-1001"}', f"arguments not recorded: {record.detail}"
+    assert record.idempotency_key == lookup.idempotency_key, "the record must carry the call's key"
+
+
+async def test_a_replayed_call_is_audited_again_under_the_same_audit_id(
+    executor: StepService,
+) -> None:
+    event = await _checked_event(executor)
+    async with audit_trail() as trail:
+        await _handled_copy(executor, event, trail.audited(event, ACT, service="tool-executor"))
+        await _handled_copy(executor, event, trail.audited(event, ACT, service="tool-executor"))
+        first, again = await trail.records()
+    assert first.audit_id == again.audit_id, "a redelivered call must repeat its audit id"
+    assert (first.detail.startswith("replayed"), again.detail.startswith("replayed")) == (
+        False,
+        True,
+    ), f"only the replay may say so: {first.detail!r}, {again.detail!r}"
+
+
+async def test_a_failed_call_is_audited_with_its_error_code(executor: StepService) -> None:
+    event = refund_event(invoice_ids=[])
+    async with audit_trail() as trail:
+        await executor.handle(event, trail.audited(event, LOOKUP_ORDER, service="tool-executor"))
+        [record] = await trail.records()
+    assert (record.subject, record.outcome) == ("lookup_order", "PRECONDITION_FAILED"), record
+    assert "order_id" in record.detail, f"the failure's reason is missing: {record.detail}"
+
+
+async def test_a_tool_refused_for_the_callers_roles_is_audited_as_a_refusal(
+    executor: StepService,
+) -> None:
+    event = request_calls(
+        refund_event(roles=["guest"]), ("lookup_invoice", {"invoice_id": "INV-1001"})
+    )
+    async with audit_trail() as trail:
+        with pytest.raises(ToolNotAllowed):
+            await executor.handle(event, trail.audited(event, ACT, service="tool-executor"))
+        [record] = await trail.records()
+    assert (record.kind, record.subject, record.outcome) == (
+        "authorization",
+        "lookup_invoice",
+        "refused",
+    ), f"the refusal was audited wrongly: {record}"
+    assert list(record.principal.roles) == ["guest"], "the record must say who was refused"

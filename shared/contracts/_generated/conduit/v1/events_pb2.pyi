@@ -31,6 +31,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_CODE_MODEL_OUTPUT_INVALID: _ClassVar[ErrorCode]
     ERROR_CODE_UNKNOWN_TENANT: _ClassVar[ErrorCode]
     ERROR_CODE_DEPENDENCY_UNAVAILABLE: _ClassVar[ErrorCode]
+    ERROR_CODE_FORBIDDEN: _ClassVar[ErrorCode]
 VERDICT_UNSPECIFIED: Verdict
 VERDICT_PASS: Verdict
 VERDICT_REJECT: Verdict
@@ -50,14 +51,17 @@ ERROR_CODE_INTERNAL: ErrorCode
 ERROR_CODE_MODEL_OUTPUT_INVALID: ErrorCode
 ERROR_CODE_UNKNOWN_TENANT: ErrorCode
 ERROR_CODE_DEPENDENCY_UNAVAILABLE: ErrorCode
+ERROR_CODE_FORBIDDEN: ErrorCode
 
 class Principal(_message.Message):
-    __slots__ = ("user_id", "roles")
+    __slots__ = ("user_id", "roles", "signature")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     roles: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, user_id: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...
+    signature: str
+    def __init__(self, user_id: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., signature: _Optional[str] = ...) -> None: ...
 
 class WorkflowPosition(_message.Message):
     __slots__ = ("name", "version", "step", "steps_taken")
