@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference soak up kafka jaeger weaviate
+.PHONY: setup demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference soak up kafka jaeger weaviate openapi bench-gateway
 
 setup:
 	@scripts/setup.sh
@@ -41,6 +41,9 @@ format: setup
 proto: setup
 	$(PYTHON) scripts/gen_proto.py
 
+openapi: setup
+	$(PYTHON) -m services.gateway.openapi
+
 bench: setup kafka jaeger
 	$(PYTHON) -m benchmarks.pipeline
 
@@ -49,6 +52,9 @@ bench-retrieval: setup weaviate
 
 bench-inference: setup kafka
 	$(PYTHON) -m benchmarks.inference
+
+bench-gateway: setup kafka
+	$(PYTHON) -m benchmarks.gateway
 
 soak: setup kafka
 	$(PYTHON) -m benchmarks.soak

@@ -92,11 +92,13 @@ def kafka_transactions(
 
 @dataclass(frozen=True)
 class KafkaStack:
-    """A running Kafka deployment: its client, the client's bus and the topics."""
+    """A running Kafka deployment: its client, the client's bus, the topics, and the service
+    processes (to start more, the gateway say)."""
 
     client: ConduitClient
     bus: KafkaBus
     topics: Topics
+    processes: ServiceProcesses
 
 
 @asynccontextmanager
@@ -162,7 +164,7 @@ async def kafka_stack(
         await client.start()
         cleanup.push_async_callback(client.close)
         await load_knowledge(client, stack, data_dir, startup_timeout_s)
-        yield KafkaStack(client, bus, topics)
+        yield KafkaStack(client, bus, topics, stack)
 
 
 async def load_knowledge(

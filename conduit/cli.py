@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import runpy
 import signal
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from conduit.stack import ServiceProcesses
 from conduit.streaming import StreamPrinter
 from conduit.validate import validate_config
 from conduit.waterfall import render, request_spans, spans_from_file, spans_from_jaeger
-from services.catalog import SERVICE_NAMES, factory
+from services.catalog import GATEWAY, SERVICE_NAMES, factory, module_for
 from services.retrieval.knowledge import document_events_from_dir
 from shared.bus import Topics
 from shared.client import ConduitClient
@@ -39,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--role", action="append", dest="roles", help="repeatable; default customer")
     ask.add_argument("--timeout", type=float, default=120.0)
     up = commands.add_parser("up", help="run a service, the Kafka broker, or the whole stack")
-    up.add_argument("target", choices=[*SERVICE_NAMES, "kafka", "all"])
+    up.add_argument("target", choices=[*SERVICE_NAMES, GATEWAY, "kafka", "all"])
     ingest = commands.add_parser("ingest", help="publish a folder of documents for retrieval")
     ingest.add_argument("directory", type=Path)
     ingest.add_argument("--tenant", default="default")
@@ -164,6 +165,9 @@ def _up(settings: ConduitSettings, target: str) -> None:
     if target in SERVICE_NAMES:
         run_service(factory(target))
         return
+    if target == GATEWAY:
+        runpy.run_module(module_for(GATEWAY), run_name="__main__")
+        return
     with KafkaServer() as kafka:
         print(
             f"kafka listening: export CONDUIT_BUS=kafka "
@@ -176,8 +180,9 @@ def _up(settings: ConduitSettings, target: str) -> None:
                 bootstrap=kafka.bootstrap_servers, data_dir=settings.data_dir / "stack"
             )
             stack.start_all()
+            stack.start(GATEWAY)
             print(
-                f"services started: {', '.join(SERVICE_NAMES)}; logs in "
+                f"services started: {', '.join(SERVICE_NAMES)}, {GATEWAY}; logs in "
                 f"{settings.data_dir / 'stack' / 'logs'}",
                 flush=True,
             )

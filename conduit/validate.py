@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.gateway.auth import load_api_keys
 from services.inference.routing import load_model_catalog
 from services.inference.tenant_budget import load_budgets
 from services.intent.catalog import load_intent_catalog
@@ -28,6 +29,7 @@ def validate_config(config_dir: Path) -> str:
     check_tools_exist(templates, tools.tools, config_dir / "prompts")
     models = load_model_catalog(config_dir / "models.yaml")
     load_budgets(config_dir / "budgets.yaml")
+    load_api_keys(config_dir / "api_keys.yaml")
     for workflow in workflows.workflows.values():
         for step_id, step in workflow.steps.items():
             where = f"{workflows.sources.get(workflow.name, config_dir)}: steps.{step_id}.params"

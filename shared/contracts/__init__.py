@@ -35,11 +35,14 @@ from shared.contracts._generated.conduit.v1.events_pb2 import (
     Verdict,
     WorkflowPosition,
 )
+from shared.contracts._generated.conduit.v1.gateway_pb2 import AskEvent, AskRequest
 from shared.contracts.envelopes import SCHEMA_VERSION, derived_id, new_envelope, new_id, now_ms
 
 __all__ = [
     "SCHEMA_VERSION",
     "Answer",
+    "AskEvent",
+    "AskRequest",
     "AuditRecord",
     "Budget",
     "Chunk",

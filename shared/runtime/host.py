@@ -134,7 +134,7 @@ async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
         loop.add_signal_handler(sig, stopping.set)
     await host.start()
     watchdog = (
-        asyncio.create_task(_stop_when_orphaned(stopping)) if settings.exit_with_parent else None
+        asyncio.create_task(stop_when_orphaned(stopping)) if settings.exit_with_parent else None
     )
     await stopping.wait()
     if watchdog is not None:
@@ -147,7 +147,7 @@ async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
         metrics.shutdown()  # pushes the last OTLP export
 
 
-async def _stop_when_orphaned(stopping: asyncio.Event, poll_s: float = 1.0) -> None:
+async def stop_when_orphaned(stopping: asyncio.Event, poll_s: float = 1.0) -> None:
     parent = os.getppid()
     while os.getppid() == parent:
         await asyncio.sleep(poll_s)

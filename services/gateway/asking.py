@@ -1,0 +1,218 @@
+"""Asking on behalf of an authenticated caller: checks, admission, history, the bus.
+
+Transport-free: the HTTP and gRPC layers both call `Gateway`, so both refuse, limit and
+remember alike. Whatever happens after admission ends in a `Response`: the pipeline's, or
+one the gateway writes when the answer did not come in time or the bus failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from services.gateway.auth import Authenticator, Caller
+from services.gateway.errors import BadRequest, NotReady, TooLarge
+from services.gateway.history import ConversationStore, StoredTurn
+from services.gateway.limits import Admission
+from services.gateway.settings import GatewaySettings
+from shared.bus import Bus, Topics
+from shared.client import ConduitClient, StreamHandler
+from shared.contracts import (
+    Envelope,
+    Error,
+    ErrorCode,
+    Response,
+    StepEvent,
+    StreamChunk,
+    Turn,
+    UserRequest,
+    new_envelope,
+    new_id,
+)
+
+log = logging.getLogger(__name__)
+
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+TURN_ROLES = ("user", "assistant")
+
+
+@dataclass(frozen=True)
+class Question:
+    """What a caller asks: `Question("Where is ORD-5001?", session_id="s1", channel="http")`.
+
+    An empty `session_id` starts a new conversation; empty `history` means the stored one.
+    """
+
+    text: str
+    session_id: str = ""
+    history: Sequence[Turn] = ()
+    channel: str = "http"
+
+
+class Gateway:
+    """Example:
+
+    >>> gateway = Gateway(
+    ...     bus, Topics("conduit"), authenticator=auth, history=store, settings=GatewaySettings()
+    ... )
+    >>> await gateway.start()  # doctest: +SKIP
+    >>> caller = gateway.authenticator.caller("Bearer demo-key-default-customer")  # doctest: +SKIP
+    >>> response = await gateway.ask(caller, Question("Where is ORD-5001?"))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        topics: Topics,
+        *,
+        authenticator: Authenticator,
+        history: ConversationStore,
+        settings: GatewaySettings,
+        admission: Admission | None = None,
+        principal_key: bytes | None = None,
+    ) -> None:
+        """`principal_key` signs the principal of every request (`CONDUIT_PRINCIPAL_KEY`):
+        services that hold the key accept no principal the gateway did not vouch for."""
+        self.authenticator = authenticator
+        self.history = history
+        self.settings = settings
+        self.admission = admission or Admission()
+        self._bus = bus
+        self._client = ConduitClient(bus, topics, principal_key=principal_key)
+        self.ready = False
+
+    async def start(self) -> None:
+        """Connect to the bus and listen for responses and answer pieces; then `ready`."""
+        await self._bus.start()
+        await self._client.start()
+        self.ready = True
+
+    async def close(self) -> None:
+        self.ready = False
+        await self._client.close()
+        await self._bus.stop()
+        await self.history.close()
+
+    async def ask(self, caller: Caller, question: Question) -> Response:
+        """The terminal response; `GatewayError` when refused before reaching the bus."""
+        with self._admitted(caller, question):
+            event = await self._request_event(caller, question)
+            return await self._submit(event, on_chunk=None)
+
+    async def ask_streaming(
+        self, caller: Caller, question: Question
+    ) -> AsyncGenerator[Envelope | StreamChunk | Response]:
+        """The request's envelope once admitted (refusals raise `GatewayError` before it),
+        then the answer's pieces as they come, then the terminal response, always last.
+
+        The admission is held until the stream ends or is closed.
+        """
+        with self._admitted(caller, question):
+            event = await self._request_event(caller, question)
+            yield event.envelope
+            pieces: asyncio.Queue[StreamChunk | Response] = asyncio.Queue()
+
+            async def ask() -> None:
+                pieces.put_nowait(await self._submit(event, on_chunk=pieces.put))
+
+            asking = asyncio.create_task(ask())
+            try:
+                while True:
+                    piece = await pieces.get()
+                    yield piece
+                    if isinstance(piece, Response):
+                        return
+            finally:
+                asking.cancel()
+
+    def _admitted(self, caller: Caller, question: Question) -> AbstractContextManager[None]:
+        if not self.ready:
+            raise NotReady("the gateway is not connected to the bus yet")
+        self._check(question)
+        return self.admission.admit(
+            caller.limit_scope, caller.limits or self.settings.default_limits
+        )
+
+    def _check(self, question: Question) -> None:
+        if not question.text.strip():
+            raise BadRequest("text is empty")
+        if len(question.text) > self.settings.max_text_chars:
+            raise TooLarge(
+                f"text has {len(question.text)} characters; at most {self.settings.max_text_chars}"
+            )
+        if question.session_id and not SESSION_ID_PATTERN.match(question.session_id):
+            raise BadRequest(f"session_id must match {SESSION_ID_PATTERN.pattern}")
+        if len(question.history) > self.settings.max_history_turns:
+            raise TooLarge(
+                f"history has {len(question.history)} turns; "
+                f"at most {self.settings.max_history_turns}"
+            )
+        for turn in question.history:
+            if turn.role not in TURN_ROLES:
+                raise BadRequest(f"history turn role must be one of {TURN_ROLES}: {turn.role!r}")
+            if len(turn.content) > self.settings.max_text_chars:
+                raise TooLarge(f"a history turn is over {self.settings.max_text_chars} characters")
+
+    async def _request_event(self, caller: Caller, question: Question) -> StepEvent:
+        session_id = question.session_id or new_id()
+        history = list(question.history) or await self._stored_history(caller, session_id)
+        return StepEvent(
+            envelope=new_envelope(
+                session_id=session_id,
+                tenant_id=caller.tenant_id,
+                user_id=caller.user_id,
+                roles=caller.roles,
+                timeout_s=self.settings.request_timeout_s,
+            ),
+            request=UserRequest(text=question.text, history=history, channel=question.channel),
+        )
+
+    async def _submit(self, event: StepEvent, on_chunk: StreamHandler | None) -> Response:
+        try:
+            response = await self._client.submit(
+                event, timeout_s=self.settings.request_timeout_s, on_chunk=on_chunk
+            )
+        except TimeoutError:
+            return _gateway_error(
+                event, ErrorCode.ERROR_CODE_DEADLINE_EXCEEDED, "no answer in time"
+            )
+        except Exception:
+            log.exception("asking over the bus failed (request %s)", event.envelope.request_id)
+            return _gateway_error(event, ErrorCode.ERROR_CODE_INTERNAL, "the bus is unavailable")
+        await self._remember(event, response)
+        return response
+
+    async def _stored_history(self, caller: Caller, session_id: str) -> list[Turn]:
+        turns = await self.history.turns(
+            caller.tenant_id, session_id, last=self.settings.history_turns
+        )
+        return [Turn(role=t.role, content=t.content) for t in turns]
+
+    async def _remember(self, event: StepEvent, response: Response) -> None:
+        reply = response.answer.text if response.HasField("answer") else response.handoff.message
+        if not reply:
+            return
+        envelope = event.envelope
+        await self.history.append(
+            envelope.tenant_id,
+            envelope.session_id,
+            envelope.request_id,
+            [Turn(role="user", content=event.request.text), Turn(role="assistant", content=reply)],
+        )
+
+    async def session_history(self, caller: Caller, session_id: str) -> list[StoredTurn]:
+        """The caller's tenant's turns of `session_id` (another tenant's session is empty)."""
+        if not SESSION_ID_PATTERN.match(session_id):
+            raise BadRequest(f"session_id must match {SESSION_ID_PATTERN.pattern}")
+        return await self.history.turns(caller.tenant_id, session_id)
+
+
+def _gateway_error(event: StepEvent, code: ErrorCode, message: str) -> Response:
+    return Response(
+        envelope=event.envelope,
+        error=Error(code=code, message=message, service="gateway", step="ask"),
+    )
