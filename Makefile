@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference soak up kafka jaeger weaviate openapi bench-gateway
+.PHONY: setup demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference soak up kafka jaeger weaviate openapi bench-gateway bench-injection
 
 setup:
 	@scripts/setup.sh
@@ -52,6 +52,9 @@ bench-retrieval: setup weaviate
 
 bench-inference: setup kafka
 	$(PYTHON) -m benchmarks.inference
+
+bench-injection: setup
+	$(PYTHON) -m benchmarks.injection
 
 bench-gateway: setup kafka
 	$(PYTHON) -m benchmarks.gateway

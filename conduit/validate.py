@@ -16,6 +16,7 @@ from services.intent.catalog import load_intent_catalog
 from services.prompt_builder.templates import TemplateStore, check_tools_exist
 from services.retrieval.service import RetrievalParams
 from shared.config import ConfigFileError
+from shared.injection import load_guardrails_config
 from shared.tools import load_tool_catalog
 from shared.workflow import WorkflowRegistry
 
@@ -30,6 +31,7 @@ def validate_config(config_dir: Path) -> str:
     models = load_model_catalog(config_dir / "models.yaml")
     load_budgets(config_dir / "budgets.yaml")
     load_api_keys(config_dir / "api_keys.yaml")
+    load_guardrails_config(config_dir)
     for workflow in workflows.workflows.values():
         for step_id, step in workflow.steps.items():
             where = f"{workflows.sources.get(workflow.name, config_dir)}: steps.{step_id}.params"

@@ -1,16 +1,22 @@
-"""The input stage: bound the request's size and redact personal data before any model sees it."""
+"""The input stage: bound the request's size, redact personal data and screen for prompt
+injection before any model sees it."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from shared.contracts import GuardrailReport, Redaction, UserRequest, Verdict
+from shared.injection import InjectionScreen
 from shared.pii import PiiKind, redact
 from shared.runtime import InputRejected, InputTooLarge
 
 
-def guard_input(request: UserRequest, *, max_chars: int) -> GuardrailReport:
-    """Redact `request` in place (text and every history turn); raise if it may not proceed."""
+def guard_input(
+    request: UserRequest, *, max_chars: int, screen: InjectionScreen
+) -> GuardrailReport:
+    """Redact `request` in place (text and every history turn), then screen it for prompt
+    injection (its findings go in the report); raise if it may not proceed. CPU-bound:
+    call it off the event loop."""
     size = len(request.text)
     if size > max_chars:
         raise InputTooLarge(f"input is {size} characters, over the limit of {max_chars}")
@@ -24,8 +30,11 @@ def guard_input(request: UserRequest, *, max_chars: int) -> GuardrailReport:
         redacted = redact(turn.content)
         turn.content = redacted.text
         counts.update(redacted.counts)
+    # Screened after redaction, so no personal data reaches the embedding cache.
+    findings = screen.request(request)
     return GuardrailReport(
         stage="input",
         verdict=Verdict.VERDICT_PASS,
         redactions=[Redaction(kind=kind, count=count) for kind, count in sorted(counts.items())],
+        findings=findings,
     )

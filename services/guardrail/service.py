@@ -1,5 +1,5 @@
-"""The guardrail step: `stage: input` redacts and bounds the request, `stage: output`
-checks the answer. Example workflow step:
+"""The guardrail step: `stage: input` bounds, redacts and screens the request for prompt
+injection (`config/guardrails.yaml`), `stage: output` checks the answer. Example workflow step:
 
     check_answer:
       service: guardrail
@@ -12,6 +12,8 @@ checks the answer. Example workflow step:
 
 from __future__ import annotations
 
+import asyncio
+
 from opentelemetry import trace
 
 from services.guardrail.input_stage import guard_input
@@ -19,6 +21,7 @@ from services.guardrail.output_checks import CHECKS, Check, guard_output
 from services.guardrail.settings import GuardrailSettings
 from shared.config import ConduitSettings
 from shared.contracts import GuardrailReport, StepEvent, Verdict
+from shared.injection import InjectionScreen
 from shared.runtime import StepCall, StepError, StepHandler, StepMisconfigured, StepService
 from shared.runtime.audit import GUARDRAIL
 
@@ -39,15 +42,23 @@ def _checks(call: StepCall) -> list[Check]:
 
 
 class Guardrail:
-    """The step handler. Example: `await Guardrail(GuardrailSettings()).handle(event, call)`."""
+    """The step handler. Example:
+    `await Guardrail(GuardrailSettings(), InjectionScreen.from_config(config_dir)).handle(...)`.
+    """
 
-    def __init__(self, settings: GuardrailSettings) -> None:
+    def __init__(self, settings: GuardrailSettings, screen: InjectionScreen) -> None:
         self._settings = settings
+        self._screen = screen
 
     async def handle(self, event: StepEvent, call: StepCall) -> None:
         stage = call.params.get("stage")
         if stage == "input":
-            report = guard_input(event.request, max_chars=self._settings.max_input_chars)
+            report = await asyncio.to_thread(
+                guard_input,
+                event.request,
+                max_chars=self._settings.max_input_chars,
+                screen=self._screen,
+            )
             event.input_guard.CopyFrom(report)
         elif stage == "output":
             report = guard_output(event, _checks(call))
@@ -62,9 +73,13 @@ class Guardrail:
 
 
 def build(settings: ConduitSettings, guardrail: GuardrailSettings | None = None) -> StepService:
-    handler = Guardrail(guardrail or GuardrailSettings())
+    screen = InjectionScreen.from_config(settings.config_dir)
+    handler = Guardrail(guardrail or GuardrailSettings(), screen)
     return StepService(
-        name="guardrail", handle=_audit_refusals(handler.handle), consumes_ingest=True
+        name="guardrail",
+        handle=_audit_refusals(handler.handle),
+        warm_up=screen.warm_up,
+        consumes_ingest=True,
     )
 
 

@@ -27,6 +27,7 @@ from services.retrieval.stores import (
 from shared.config import ConduitSettings
 from shared.contracts import Chunk, RetrievalResult, StepEvent
 from shared.embeddings import Embedder, default_embedder, default_query_embedder
+from shared.injection import InjectionScreen
 from shared.runtime import (
     DependencyUnavailable,
     InputRejected,
@@ -73,15 +74,19 @@ class RetrievalParams(BaseModel):
 
 
 class RetrievalStep:
-    """Step handler filling `event.retrieval` with the best chunks, best first.
+    """Step handler filling `event.retrieval` with the best chunks, best first; with a
+    `screen`, chunks carrying prompt injection are dropped, stripped or flagged first.
 
-    >>> step = RetrievalStep(store, default_query_embedder())  # doctest: +SKIP
+    >>> step = RetrievalStep(store, default_query_embedder(), screen)  # doctest: +SKIP
     >>> await step(event, StepCall(workflow="refund", step_id="retrieve_policy"))  # doctest: +SKIP
     """
 
-    def __init__(self, store: VectorStore, embedder: Embedder) -> None:
+    def __init__(
+        self, store: VectorStore, embedder: Embedder, screen: InjectionScreen | None = None
+    ) -> None:
         self._store = store
         self._embedder = embedder
+        self._screen = screen
 
     async def __call__(self, event: StepEvent, call: StepCall) -> None:
         params = RetrievalParams.of(call)
@@ -110,25 +115,38 @@ class RetrievalStep:
                     "conduit.retrieval.sources": [hit.record.source_id for hit in hits],
                 }
             )
+        chunks = [
+            Chunk(
+                source_id=hit.record.source_id,
+                document_id=hit.record.document_id,
+                text=hit.record.text,
+                score=hit.score,
+                title=hit.record.title,
+                heading=hit.record.heading,
+                version=hit.record.version,
+            )
+            for hit in hits
+        ]
         event.retrieval.CopyFrom(
             RetrievalResult(
                 query=text,
                 store=self._store.name,
                 mode=params.mode,
-                chunks=[
-                    Chunk(
-                        source_id=hit.record.source_id,
-                        document_id=hit.record.document_id,
-                        text=hit.record.text,
-                        score=hit.score,
-                        title=hit.record.title,
-                        heading=hit.record.heading,
-                        version=hit.record.version,
-                    )
-                    for hit in hits
-                ],
+                chunks=await self._screened(chunks, event),
             )
         )
+
+    async def _screened(self, chunks: list[Chunk], event: StepEvent) -> list[Chunk]:
+        """Knowledge text is screened here, once per request, so the prompt, the answer's
+        allowed sources and the output checks all see the same chunks. The findings go on
+        the input guardrail's report: the event has no retrieval findings of its own."""
+        if self._screen is None or not chunks:
+            return chunks
+        with tracer().start_as_current_span("screen chunks") as span:
+            kept, findings = await asyncio.to_thread(self._screen.chunks, chunks)
+            span.set_attribute("conduit.retrieval.injection_findings", findings)
+        event.input_guard.findings.extend(findings)
+        return kept
 
     async def _search(self, tenant_id: str, text: str, params: RetrievalParams) -> list[SearchHit]:
         [vector] = await asyncio.to_thread(self._embedder.embed, [text])
@@ -168,6 +186,12 @@ def build(settings: ConduitSettings) -> StepService:
     retrieval = RetrievalSettings()
     store = open_store(settings, retrieval)
     embedder = default_embedder()
+    screen = InjectionScreen.from_config(settings.config_dir)
+
+    def warm_up() -> None:
+        embedder.warm_up()
+        screen.warm_up()
+
     documents: RawConsumer[IncomingDocument] = RawConsumer(
         name="documents",
         topic=lambda topics: topics.documents,
@@ -181,8 +205,8 @@ def build(settings: ConduitSettings) -> StepService:
     )
     return StepService(
         name="retrieval",
-        handle=RetrievalStep(store, default_query_embedder()),
-        warm_up=embedder.warm_up,
+        handle=RetrievalStep(store, default_query_embedder(), screen),
+        warm_up=warm_up,
         open=store.start,
         close=store.close,
         serves_steps="query" in retrieval.roles,
