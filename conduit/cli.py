@@ -136,7 +136,11 @@ async def _ask(settings: ConduitSettings, args: argparse.Namespace) -> Response:
                 printer.finish()
                 return response
     bus = make_bus(settings, client_id="conduit-cli")
-    client = ConduitClient(bus, Topics(settings.topic_prefix))
+    # An operator holding the principal key vouches for the CLI's questions, as the
+    # gateway does for its callers.
+    client = ConduitClient(
+        bus, Topics(settings.topic_prefix), principal_key=settings.principal_key_bytes()
+    )
     await bus.start()
     await client.start()
     try:

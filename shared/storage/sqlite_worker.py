@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,8 +51,8 @@ class SqliteWorker:
             db.row_factory = sqlite3.Row
             # Set before anything else, so that even switching to WAL waits for other writers.
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.executescript(self._schema)
+            _while_locked(lambda: db.execute("PRAGMA journal_mode = WAL"))
+            _while_locked(lambda: db.executescript(self._schema))
             self._db = db
         return self._db
 
@@ -59,3 +60,21 @@ class SqliteWorker:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _while_locked(statement: Callable[[], object]) -> None:
+    """Run `statement`, retrying while another process holds the lock.
+
+    The busy timeout does not cover every case: when two connections open the same new
+    file at once, switching it to WAL can fail at once with "database is locked".
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            statement()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+        else:
+            return

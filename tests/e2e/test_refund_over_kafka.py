@@ -22,6 +22,7 @@ from shared.config import repo_root
 from shared.contracts import Response, StepEvent
 from shared.testing import KafkaServer
 from tests.e2e.conftest import (
+    PRINCIPAL_KEY,
     REFUND_MESSAGE,
     STARTUP_TIMEOUT_S,
     describe,
@@ -124,6 +125,7 @@ async def test_the_cli_asks_over_kafka_and_prints_the_answer(
         "CONDUIT_BUS": "kafka",
         "CONDUIT_KAFKA_BOOTSTRAP": kafka_server.bootstrap_servers,
         "CONDUIT_TOPIC_PREFIX": topics.prefix,
+        "CONDUIT_PRINCIPAL_KEY": PRINCIPAL_KEY,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -50,7 +50,8 @@ def claims(**overrides: Any) -> dict[str, Any]:
         "tenant": "acme",
         "roles": ["customer"],
         "aud": AUDIENCE,
-        "exp": int(time.time()) + 300,
+        # A day ahead: parametrised tokens are made at collection, long before they run.
+        "exp": int(time.time()) + 86_400,
         **overrides,
     }
 
