@@ -23,6 +23,9 @@ from shared.workflow.model import SERVICE_NAMES
 
 log = logging.getLogger(__name__)
 
+# Beyond the drain's own grace period, for closing connections and files.
+STOP_MARGIN_S = 10.0
+
 ServiceFactory = Callable[[ConduitSettings], StepService]
 
 
@@ -140,11 +143,28 @@ async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
     if watchdog is not None:
         watchdog.cancel()
     log.info("%s: stopping", service.name)
-    await host.stop()
+    stopped = await stop_within(host, settings.shutdown_grace_s + STOP_MARGIN_S)
     if tracing is not None:
         tracing.shutdown()  # flushes spans still queued
     if metrics is not None:
         metrics.shutdown()  # pushes the last OTLP export
+    if not stopped:
+        # Worker threads stuck on a dead server would keep the interpreter from exiting;
+        # uncommitted records are redelivered to the next consumer, so nothing is lost.
+        os._exit(1)
+
+
+async def stop_within(host: ServiceHost, deadline_s: float) -> bool:
+    """Stop `host`, giving up after `deadline_s`: False when it did not finish in time.
+
+    A broker or server that died first can leave a client's shutdown waiting forever.
+    """
+    try:
+        await asyncio.wait_for(host.stop(), deadline_s)
+    except TimeoutError:
+        log.error("did not stop within %.0f s; exiting without a clean shutdown", deadline_s)
+        return False
+    return True
 
 
 async def stop_when_orphaned(stopping: asyncio.Event, poll_s: float = 1.0) -> None:
