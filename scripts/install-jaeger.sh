@@ -16,19 +16,13 @@ version=v1.76.0 # the last tag under the module path without /v2 ...
 release=v2.13.0 # ... is this Jaeger release (what `jaeger version` reports)
 
 cache="${CONDUIT_CACHE:-$HOME/.cache/conduit}"
+# shellcheck source=lib/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-build.sh"
 home="$cache/jaeger-$version"
 binary="$home/jaeger"
 
 install() {
-  if ! command -v go >/dev/null 2>&1; then
-    echo "install-jaeger: 'go' is not on PATH; install Go 1.24+ (https://go.dev/dl/ or apt-get install golang)" >&2
-    exit 1
-  fi
-  # Module downloads are shared by every Jaeger version; writable so the cache can be deleted.
-  export GOPATH="$cache/go"
-  export GOMODCACHE="$cache/go/pkg/mod"
-  export GOFLAGS="-mod=mod -modcacherw"
-  export GOTOOLCHAIN=local
+  use_go_cache install-jaeger 1.24 -mod=mod
   local download jaeger_dir staging
   # -json reports a failed download on stdout, so show it rather than lose it.
   if ! download="$(go mod download -json "$module@$version")"; then

@@ -12,19 +12,13 @@ module=github.com/weaviate/weaviate
 version=v1.35.2
 
 cache="${CONDUIT_CACHE:-$HOME/.cache/conduit}"
+# shellcheck source=lib/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-build.sh"
 home="$cache/weaviate-$version"
 binary="$home/weaviate-server"
 
 install() {
-  if ! command -v go >/dev/null 2>&1; then
-    echo "install-weaviate: 'go' is not on PATH; install Go 1.25+ (https://go.dev/dl/ or apt-get install golang)" >&2
-    exit 1
-  fi
-  # Module downloads are shared with the Jaeger build; writable so the cache can be deleted.
-  export GOPATH="$cache/go"
-  export GOMODCACHE="$cache/go/pkg/mod"
-  export GOFLAGS="-modcacherw"
-  export GOTOOLCHAIN=local
+  use_go_cache install-weaviate 1.25
   local staging
   staging="$(mktemp -d "$cache/.weaviate-$version.XXXXXX")"
   # A failed build must not leave a half-filled staging directory behind.
