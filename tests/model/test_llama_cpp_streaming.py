@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.inference.backends import GenerationRequest, LlamaCppBackend
+from services.inference.backends import GenerationRequest
+from services.inference.backends.llama_cpp import LlamaCppBackend
 from services.inference.backends.base import BackendRejected
 from shared.models import ChatMessage
 

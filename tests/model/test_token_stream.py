@@ -4,12 +4,8 @@ import pytest
 from llama_cpp import Llama
 
 from services.inference.backends.llama_cpp import load_llama
-from services.inference.token_stream import (
-    CompletionEnd,
-    CompletionRejectedError,
-    CompletionRequest,
-    stream_completion,
-)
+from services.inference.completion import CompletionEnd, CompletionRejectedError, CompletionRequest
+from services.inference.token_stream import stream_completion
 
 pytestmark = pytest.mark.model
 

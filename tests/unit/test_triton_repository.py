@@ -3,7 +3,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from services.inference.token_stream import CompletionRejectedError, CompletionRequest
+from services.inference.completion import CompletionRejectedError, CompletionRequest
 from services.inference.triton_repository import (
     MODEL_REPOSITORY,
     decode_strings,

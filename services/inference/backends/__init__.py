@@ -1,12 +1,9 @@
-"""Model backends the inference service can run on."""
+"""Model backends the inference service can run on.
+
+Each engine lives in its own module and is imported only where it is chosen, so a service
+talking to Triton or an OpenAI-compatible server never loads llama.cpp.
+"""
 
 from services.inference.backends.base import Generation, GenerationRequest, ModelBackend
-from services.inference.backends.llama_cpp import LlamaCppBackend, SchemaNotSupportedError
 
-__all__ = [
-    "Generation",
-    "GenerationRequest",
-    "LlamaCppBackend",
-    "ModelBackend",
-    "SchemaNotSupportedError",
-]
+__all__ = ["Generation", "GenerationRequest", "ModelBackend"]

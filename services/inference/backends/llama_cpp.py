@@ -5,11 +5,9 @@ import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from pathlib import Path
 
 from llama_cpp import Llama
-from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from services.inference.backends.base import (
     BackendRejected,
@@ -17,19 +15,15 @@ from services.inference.backends.base import (
     Generation,
     GenerationRequest,
 )
-from services.inference.token_stream import (
+from services.inference.completion import (
     CompletionEnd,
     CompletionRejectedError,
     CompletionRequest,
-    stream_completion,
 )
+from services.inference.token_stream import schema_to_gbnf, stream_completion
 from shared.models.local_gguf import GgufTokenizer, locate_smollm2_gguf
 
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct-q4_1"
-
-# The vendored converter lets raw control characters into strings, which json.loads rejects.
-_LOOSE_CHAR_RULE = 'char ::= [^"\\\\] |'
-_JSON_CHAR_RULE = 'char ::= [^"\\\\\\x00-\\x1F] |'
 
 
 class SchemaNotSupportedError(BackendRejected):
@@ -189,36 +183,22 @@ def completion_request(request: GenerationRequest, prompt: str) -> CompletionReq
         >>> completion_request(chat, "<|im_start|>user\\nHi<|im_end|>\\n").grammar.splitlines()[0]
         'root ::= "\\\\"a\\\\"" | "\\\\"b\\\\""'
     """
-    schema = request.json_schema
+    grammar = None
+    if request.json_schema is not None:
+        try:
+            grammar = schema_to_gbnf(json.dumps(request.json_schema))
+        except CompletionRejectedError as exc:
+            raise SchemaNotSupportedError(str(exc)) from exc
     try:
         return CompletionRequest(
             prompt=prompt,
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             seed=request.seed,
-            grammar=None if schema is None else schema_to_gbnf(json.dumps(schema)),
+            grammar=grammar,
         )
     except CompletionRejectedError as exc:
         raise BackendRejected(str(exc)) from exc
-
-
-@lru_cache(maxsize=64)
-def schema_to_gbnf(schema_json: str) -> str:
-    """Translate a JSON schema (as text) into a GBNF grammar whose strings are valid JSON.
-
-    Properties keep the schema's order (required ones first), so put the discriminating
-    property such as ``"action"`` first. Raises ``SchemaNotSupportedError``.
-
-    Example:
-        >>> print(schema_to_gbnf('{"enum": ["a", "b"]}'))
-        root ::= "\\"a\\"" | "\\"b\\""
-        space ::= " "?
-    """
-    try:
-        gbnf = str(json_schema_to_gbnf(schema_json))
-    except Exception as exc:
-        raise SchemaNotSupportedError(f"cannot convert JSON schema to a grammar: {exc}") from exc
-    return gbnf.replace(_LOOSE_CHAR_RULE, _JSON_CHAR_RULE)
 
 
 def load_llama(model_path: Path | None, *, n_ctx: int, n_threads: int) -> Llama:

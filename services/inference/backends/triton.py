@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -23,8 +24,7 @@ from services.inference.backends.base import (
     Generation,
     GenerationRequest,
 )
-from services.inference.backends.llama_cpp import completion_request
-from services.inference.token_stream import CompletionRejectedError, CompletionRequest
+from services.inference.completion import CompletionRejectedError, CompletionRequest
 from services.inference.triton_repository import GENERATION_MODEL, decode_strings, encode_strings
 from shared.models.local_gguf import GgufTokenizer
 
@@ -39,8 +39,9 @@ class TritonBackend:
     """Completes chats on Triton's decoupled ``smollm2`` model, one response per token.
 
     The chat is rendered here with the GGUF model's own template (``GgufTokenizer``) and
-    sent as PROMPT with MAX_TOKENS, TEMPERATURE, SEED and, for a ``json_schema``, its GBNF
-    grammar as GRAMMAR. Each TEXT_DELTA goes to ``on_delta`` in order; the final response
+    sent as PROMPT with MAX_TOKENS, TEMPERATURE, SEED and any ``json_schema`` as JSON_SCHEMA,
+    which the model compiles for its own decoder (a llama.cpp grammar on CPU, a token-mask
+    automaton on GPU). Each TEXT_DELTA goes to ``on_delta`` in order; the final response
     carries the finish reason and exact token counts.
 
     One gRPC client (its channel is the connection pool) serves every request; it opens on
@@ -88,7 +89,7 @@ class TritonBackend:
         tokenizer = self._tokenizer
         if tokenizer is None:
             tokenizer = await asyncio.to_thread(self._load_tokenizer)
-        inputs = _inputs(completion_request(request, tokenizer.render_chat(request.messages)))
+        inputs = _inputs(_completion(request, tokenizer.render_chat(request.messages)))
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await self._stream(inputs, on_delta)
@@ -186,6 +187,20 @@ def _is_final(result: InferResult) -> bool:
     )
 
 
+def _completion(request: GenerationRequest, prompt: str) -> CompletionRequest:
+    schema = request.json_schema
+    try:
+        return CompletionRequest(
+            prompt=prompt,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            seed=request.seed,
+            json_schema=None if schema is None else json.dumps(schema),
+        )
+    except CompletionRejectedError as exc:
+        raise BackendRejected(str(exc)) from exc
+
+
 def _inputs(completion: CompletionRequest) -> list[InferInput]:
     try:
         tensors: list[tuple[str, npt.NDArray[Any], str]] = [
@@ -197,8 +212,8 @@ def _inputs(completion: CompletionRequest) -> list[InferInput]:
             tensors.append(("SEED", np.array([completion.seed], dtype=np.int64), "INT64"))
     except OverflowError as exc:
         raise BackendRejected(f"a generation parameter is out of range: {exc}") from exc
-    if completion.grammar is not None:
-        tensors.append(("GRAMMAR", encode_strings([completion.grammar]), "BYTES"))
+    if completion.json_schema is not None:
+        tensors.append(("JSON_SCHEMA", encode_strings([completion.json_schema]), "BYTES"))
     inputs = []
     for name, values, datatype in tensors:
         tensor = InferInput(name, list(values.shape), datatype)
