@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--instance-kind", choices=["CPU", "GPU"], help="override the config's")
     parser.add_argument("--slots", type=int, help="batching engine slots (smollm2_gpu)")
+    parser.add_argument("--device", help='torch device of smollm2_gpu, e.g. "cuda:0"')
+    parser.add_argument(
+        "--stub-python", type=Path, help="interpreter for Triton's python backend stub"
+    )
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     parser.add_argument("--request-timeout", type=float, default=300.0)
     parser.add_argument("--output", type=Path, default=repo_root() / "bench/results/inference.json")
@@ -187,19 +191,21 @@ async def _until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None
         await asyncio.sleep(0.01)
 
 
-def model_repository(root: Path, model: str, *, kind: str | None, slots: int | None) -> Path:
+def model_repository(root: Path, model: str, *, kind: str | None, parameters: dict[str, str]) -> Path:
     """A repository under ``root`` serving ``model`` with its config's instance kind and
-    slots overridden; the version folder links back to the real one."""
+    string parameters overridden; the version folder links back to the real one."""
     source = MODEL_REPOSITORY / model
     target = root / "models" / model
     target.mkdir(parents=True)
     config = (source / "config.pbtxt").read_text()
     if kind is not None:
         config = re.sub(r"kind: KIND_\w+", f"kind: KIND_{kind}", config)
-    if slots is not None:
-        config = re.sub(
-            r'(key: "slots"\s*value: \{ string_value: )"\d+"', rf'\1"{slots}"', config
+    for key, value in parameters.items():
+        config, found = re.subn(
+            rf'(key: "{key}"\s*value: {{ string_value: )"[^"]*"', rf'\1"{value}"', config
         )
+        if not found:
+            raise SystemExit(f"model {model} has no parameter {key!r}")
     (target / "config.pbtxt").write_text(config)
     (target / "1").symlink_to(source / "1", target_is_directory=True)
     return target.parent
@@ -215,14 +221,23 @@ def _replicas(specs: Sequence[str]) -> dict[str, int]:
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     replicas = _replicas(args.replicas)
+    # Each consumer holds at most this many records at once (16 by default): let every step
+    # hold the whole offered load, or the pipeline caps the model's batch, not the GPU.
+    os.environ.setdefault("CONDUIT_MAX_IN_FLIGHT", str(max(16, *args.concurrency)))
     if replicas:  # room for every replica of a group to own a partition
         os.environ.setdefault("CONDUIT_KAFKA_PARTITIONS", str(max(8, *replicas.values())))
     with tempfile.TemporaryDirectory(prefix="conduit-bench-inference-") as tmp:
         data_dir = Path(tmp)
+        overrides = {"slots": args.slots, "device": args.device}
         repository = model_repository(
-            data_dir, args.model, kind=args.instance_kind, slots=args.slots
+            data_dir,
+            args.model,
+            kind=args.instance_kind,
+            parameters={key: str(value) for key, value in overrides.items() if value is not None},
         )
-        with TritonServer(repository, models=[args.model], start_timeout=600.0) as triton:
+        with TritonServer(
+            repository, models=[args.model], stub_python=args.stub_python, start_timeout=600.0
+        ) as triton:
             models = data_dir / "models.yaml"
             models.write_text(
                 yaml.safe_dump(

@@ -36,8 +36,10 @@ class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
         parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
-        on_gpu = args.get("model_instance_kind") == "GPU"
-        device = f"cuda:{args.get('model_instance_device_id', '0')}" if on_gpu else "cpu"
+        device = parameters.get("device", "instance")
+        if device == "instance":  # the device Triton placed this instance on
+            on_gpu = args.get("model_instance_kind") == "GPU"
+            device = f"cuda:{args.get('model_instance_device_id', '0')}" if on_gpu else "cpu"
         path = locate_smollm2_gguf()
         model = SlotTransformer(
             GgufFile.read(path),
