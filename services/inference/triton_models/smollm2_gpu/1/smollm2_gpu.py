@@ -7,6 +7,7 @@ through its response sender, so one instance serves all concurrent streams in on
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +60,18 @@ class TritonPythonModel:
         print(f"smollm2_gpu on {device}: decode graphs {outcome} ({elapsed:.1f}s)", flush=True)
         self._engine = BatchingEngine(model, GgufTokenizer(path))
         self._engine.start()
+        self._coalescing = DeltaCoalescing(
+            immediate=int(parameters["stream_immediate_deltas"]),
+            most=int(parameters["stream_max_deltas"]),
+            interval_s=float(parameters["stream_interval_ms"]) / 1000,
+        )
 
     def execute(self, requests: list[Any]) -> None:
         for request in requests:
             sender = request.get_response_sender()
             try:
-                self._engine.submit(completion_request(request), _TritonSink(sender))
+                sink = _TritonSink(sender, self._coalescing)
+                self._engine.submit(completion_request(request), sink)
             except Exception as exc:  # reported to the client, which would otherwise hang
                 send_error(sender, exc)
 
@@ -72,14 +79,46 @@ class TritonPythonModel:
         self._engine.stop()
 
 
+@dataclass(frozen=True)
+class DeltaCoalescing:
+    """When a stream's deltas go out: the first ``immediate`` one by one (the reader sees
+    the answer start at once), later ones in groups of up to ``most`` or every
+    ``interval_s``. Each response is a round trip between the stub and the server, which
+    at one per token per stream, not the GPU, bounds a large batch."""
+
+    immediate: int
+    most: int
+    interval_s: float
+
+
 class _TritonSink:
-    def __init__(self, sender: Any) -> None:
+    def __init__(self, sender: Any, coalescing: DeltaCoalescing) -> None:
         self._sender = sender
+        self._coalescing = coalescing
+        self._pending: list[str] = []
+        self._deltas = 0
+        self._last_sent = time.monotonic()
 
     def text(self, delta: str) -> None:
-        self._sender.send(text_response(delta))
+        self._pending.append(delta)
+        self._deltas += 1
+        rule = self._coalescing
+        now = time.monotonic()
+        if (
+            self._deltas <= rule.immediate
+            or len(self._pending) >= rule.most
+            or now - self._last_sent >= rule.interval_s
+        ):
+            self._flush(now)
+
+    def _flush(self, now: float) -> None:
+        if self._pending:
+            self._sender.send(text_response("".join(self._pending)))
+            self._pending.clear()
+            self._last_sent = now
 
     def end(self, totals: CompletionEnd) -> None:
+        self._flush(time.monotonic())
         if self._sender.is_cancelled():
             self._sender.send(flags=FINAL)
             return
