@@ -2,10 +2,14 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference soak up kafka jaeger weaviate openapi bench-gateway bench-injection
+.PHONY: setup torch demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference bench-gpu bench-engine soak up kafka jaeger weaviate openapi bench-gateway bench-injection
 
 setup:
 	@scripts/setup.sh
+
+# PyTorch (the CUDA build, ~4 GB) for the batched GPU engine: tests and GPU benchmarks only.
+torch: setup
+	@$(PYTHON) -m pip install -q --disable-pip-version-check --no-deps -r requirements/torch.txt
 
 kafka:
 	@scripts/install-kafka.sh >/dev/null
@@ -19,7 +23,7 @@ weaviate:
 demo: setup
 	@$(PYTHON) -m conduit demo
 
-test: setup kafka jaeger weaviate
+test: setup torch kafka jaeger weaviate
 	$(PYTHON) scripts/gen_proto.py --check
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy shared services conduit benchmarks tests
@@ -52,6 +56,15 @@ bench-retrieval: setup weaviate
 
 bench-inference: setup kafka
 	$(PYTHON) -m benchmarks.inference
+
+# On a machine with an NVIDIA GPU (scripts/gpu/ packs and runs it where no registry is reachable).
+bench-gpu: setup torch kafka
+	$(PYTHON) -m benchmarks.inference --model smollm2_gpu --concurrency 1 8 32 128 --rounds 3 \
+	  --replicas intent=4 retrieval=4 guardrail=2 prompt-builder=2 \
+	  --output bench/results/inference-gpu.json
+
+bench-engine: setup torch
+	$(PYTHON) -m benchmarks.batching_engine
 
 bench-injection: setup
 	$(PYTHON) -m benchmarks.injection

@@ -27,10 +27,10 @@ import asyncio
 import functools
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +44,10 @@ from services.inference.answer_text import AnswerTextDecoder
 from services.inference.backends.triton import TritonBackend
 from services.inference.service import generation_request
 from services.inference.settings import InferenceSettings
-from services.inference.triton_repository import GENERATION_MODEL, MODEL_REPOSITORY
+from services.inference.triton_repository import GENERATION_MODEL, overridden_repository
 from shared.bus import BusMessage
 from shared.config import ConduitSettings, repo_root
-from shared.contracts import StepEvent, StreamChunk
+from shared.contracts import ErrorCode, Response, StepEvent, StreamChunk
 from shared.runtime import StepCall
 from shared.testing import TritonServer
 from shared.workflow import WorkflowRegistry
@@ -69,6 +69,7 @@ class Level:
     concurrency: int
     timings: list[Timing] = field(default_factory=list)
     wall_s: float = 0.0
+    outcomes: Counter[str] = field(default_factory=Counter)
 
     def ttft_ms(self, q: float) -> float:
         values = [(t.first_text - t.started) * 1000 for t in self.timings if t.first_text]
@@ -136,9 +137,17 @@ async def _pipeline(
                 on_chunk=seen,
             )
             timing.finished = time.perf_counter()
+            level.outcomes[_outcome(response)] += 1
             request_id = response.envelope.request_id
-            await _until(functools.partial(taps.has, request_id))
-            timing.output_tokens = taps.output_tokens[request_id]
+            # An answer or handoff passed the model; an error may have ended it before (its
+            # generation, if any, is then not counted: the tap never comes).
+            wait_s = 30.0 if response.WhichOneof("outcome") != "error" else 2.0
+            try:
+                await _until(functools.partial(taps.has, request_id), wait_s)
+            except TimeoutError:
+                if response.WhichOneof("outcome") != "error":
+                    raise
+            timing.output_tokens = taps.output_tokens.get(request_id, 0)
             level.timings.append(timing)
 
     started = time.perf_counter()
@@ -183,32 +192,19 @@ async def _direct(backend: TritonBackend, prompts: Sequence[StepEvent], concurre
     return level
 
 
+def _outcome(response: Response) -> str:
+    kind = response.WhichOneof("outcome") or "none"
+    if kind == "error":
+        return f"error {ErrorCode.Name(response.error.code)}"
+    return kind
+
+
 async def _until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError("a tapped event never arrived")
         await asyncio.sleep(0.01)
-
-
-def model_repository(root: Path, model: str, *, kind: str | None, parameters: dict[str, str]) -> Path:
-    """A repository under ``root`` serving ``model`` with its config's instance kind and
-    string parameters overridden; the version folder links back to the real one."""
-    source = MODEL_REPOSITORY / model
-    target = root / "models" / model
-    target.mkdir(parents=True)
-    config = (source / "config.pbtxt").read_text()
-    if kind is not None:
-        config = re.sub(r"kind: KIND_\w+", f"kind: KIND_{kind}", config)
-    for key, value in parameters.items():
-        config, found = re.subn(
-            rf'(key: "{key}"\s*value: {{ string_value: )"[^"]*"', rf'\1"{value}"', config
-        )
-        if not found:
-            raise SystemExit(f"model {model} has no parameter {key!r}")
-    (target / "config.pbtxt").write_text(config)
-    (target / "1").symlink_to(source / "1", target_is_directory=True)
-    return target.parent
 
 
 def _replicas(specs: Sequence[str]) -> dict[str, int]:
@@ -229,8 +225,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="conduit-bench-inference-") as tmp:
         data_dir = Path(tmp)
         overrides = {"slots": args.slots, "device": args.device}
-        repository = model_repository(
-            data_dir,
+        repository = overridden_repository(
+            data_dir / "models",
             args.model,
             kind=args.instance_kind,
             parameters={key: str(value) for key, value in overrides.items() if value is not None},
@@ -296,6 +292,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                         direct = await _direct(backend, captured, concurrency)
                         levels.append((through, direct))
                         print(_render([levels[-1]]), flush=True)
+                        print(f"pipeline outcomes: {dict(through.outcomes)}", flush=True)
                 finally:
                     await backend.close()
                     for listener in listeners:
@@ -325,9 +322,10 @@ def _device_name(model: str) -> str:
     return os.popen("nvidia-smi --query-gpu=name --format=csv,noheader").read().strip()
 
 
-def _summary(level: Level) -> dict[str, float]:
+def _summary(level: Level) -> dict[str, object]:
     return {
         "requests": len(level.timings),
+        "outcomes": dict(level.outcomes),
         "ttft_p50_ms": level.ttft_ms(50),
         "ttft_p95_ms": level.ttft_ms(95),
         "tokens_per_s": level.tokens_per_s(),

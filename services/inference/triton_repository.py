@@ -6,7 +6,8 @@ Triton Inference Server loads; the model files stay thin and call into this pack
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,35 @@ EMBEDDING_MODEL = "minilm"
 """Sentence embeddings: TEXT (string) in, EMBEDDING (384 x fp32) out, dynamically batched."""
 GENERATION_MODEL = "smollm2"
 """Decoupled token streaming: PROMPT in, one TEXT_DELTA per token, then the finish details."""
+GPU_GENERATION_MODEL = "smollm2_gpu"
+"""The same contract on a GPU, continuously batched (services/inference/torch_llama)."""
+
+
+def overridden_repository(
+    root: Path, model: str, *, kind: str | None = None, parameters: Mapping[str, str] | None = None
+) -> Path:
+    """A model repository at ``root`` serving ``model`` with its instance kind ("CPU" or
+    "GPU") and string parameters overridden; the version folder links back to the real one,
+    so the model's code is the checkout's.
+
+    Example:
+        >>> repo = overridden_repository(tmp, "smollm2_gpu", kind="CPU", parameters={"slots": "4"})
+        >>> TritonServer(repo, models=["smollm2_gpu"])  # serves it on the CPU
+    """
+    source = MODEL_REPOSITORY / model
+    config = (source / "config.pbtxt").read_text()
+    if kind is not None:
+        config = re.sub(r"kind: KIND_\w+", f"kind: KIND_{kind}", config)
+    for key, value in (parameters or {}).items():
+        pattern = rf'(key: "{re.escape(key)}"\s*value: {{ string_value: )"[^"]*"'
+        config, found = re.subn(pattern, rf'\g<1>"{value}"', config)
+        if not found:
+            raise ValueError(f"model {model} has no parameter {key!r}")
+    target = root / model
+    target.mkdir(parents=True)
+    (target / "config.pbtxt").write_text(config)
+    (target / "1").symlink_to(source / "1", target_is_directory=True)
+    return root
 
 
 def decode_strings(tensor: npt.NDArray[np.object_]) -> list[str]:

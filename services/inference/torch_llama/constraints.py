@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import llguidance
 import llguidance.numpy as llg_numpy
@@ -78,13 +79,27 @@ class GrammarCompiler:
 @lru_cache(maxsize=128)
 def _from_json_schema(schema: str) -> str:
     try:
-        parsed = json.loads(schema)
+        parsed = _closed_objects(json.loads(schema))
         if isinstance(parsed, dict):
             # Compact JSON, as llama.cpp's grammars allow: no tokens spent on layout.
             parsed.setdefault("x-guidance", {"whitespace_flexible": False})
         return str(llguidance.LLMatcher.grammar_from_json_schema(json.dumps(parsed)))
     except (ValueError, RuntimeError) as exc:
         raise CompletionRejectedError(f"the JSON schema cannot be used: {exc}") from exc
+
+
+def _closed_objects(schema: Any) -> Any:
+    """The schema with every object that lists its properties closed to others, unless it
+    says otherwise: what llama.cpp's grammars (and OpenAI's strict mode) generate, where
+    JSON Schema's own default would let a model wander into properties nobody asked for."""
+    if isinstance(schema, list):
+        return [_closed_objects(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed_objects(value) for key, value in schema.items()}
+    if "properties" in closed and "additionalProperties" not in closed:
+        closed["additionalProperties"] = False
+    return closed
 
 
 @lru_cache(maxsize=128)
