@@ -114,7 +114,12 @@ def _run_level(
             prompt=prompts[index % len(prompts)], max_tokens=max_tokens, json_schema=SCHEMA
         )
         engine.submit(request, sink)
-        threading.Thread(target=lambda: (done.wait(), next_request()), daemon=True).start()
+
+        def then_next() -> None:
+            done.wait()
+            next_request()
+
+        threading.Thread(target=then_next, daemon=True).start()
 
     started = time.perf_counter()
     for _ in range(concurrency):
@@ -177,8 +182,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     engine = BatchingEngine(model, tokenizer)
     engine.start()
     prompts = _prompts(tokenizer)
-    print(f"ENGINE ONLY: SmolLM2-135M bf16 on {args.device}, decode graphs {model.graph_widths}, "
-          f"prompt ~{len(tokenizer.encode(prompts[0]))} tokens, JSON schema", flush=True)  # fmt: skip
+    prompt_tokens = len(tokenizer.encode(prompts[0]))
+    print(
+        f"ENGINE ONLY: SmolLM2-135M on {args.device}, decode graphs {model.graph_widths}, "
+        f"prompt ~{prompt_tokens} tokens, JSON schema",
+        flush=True,
+    )
     results: list[dict[str, object]] = []
     try:
         _run_level(engine, prompts, 1, 2, args.max_tokens)  # warm-up

@@ -271,9 +271,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     await stack.bus.listen(stack.topics.step("inference"), keep_prompt),
                     await stack.bus.listen(stack.topics.step("guardrail"), keep_output),
                 ]
-                backend = TritonBackend(
-                    triton.grpc_url, args.model, timeout_s=args.request_timeout
-                )
+                backend = TritonBackend(triton.grpc_url, args.model, timeout_s=args.request_timeout)
                 levels: list[tuple[Level, Level]] = []
                 try:
                     # Warm-up: consumer groups settle, Triton's model and prompt cache warm.

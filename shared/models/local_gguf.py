@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from jinja2 import BaseLoader
+from jinja2 import BaseLoader, Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
 
@@ -171,14 +171,14 @@ def _build_tokenizer(metadata: dict[str, object], tokens: list[str], types: list
         raise UnsupportedTokenizerError(f"tokenizer model {kind!r} is not supported (only gpt2)")
     merges = [tuple(merge.split(" ", 1)) for merge in metadata["tokenizer.ggml.merges"]]  # type: ignore[attr-defined]
     vocab = {token: index for index, token in enumerate(tokens)}
-    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, ignore_merges=False))  # type: ignore[arg-type]
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, ignore_merges=False))
     splits: list[pre_tokenizers.PreTokenizer] = []
     if metadata.get("tokenizer.ggml.pre") in ("smollm", "starcoder", "refact", "codeshell"):
         splits.append(pre_tokenizers.Split(Regex(_SINGLE_DIGITS), behavior="isolated"))
     splits.append(pre_tokenizers.Split(Regex(_GPT2_SPLIT), behavior="isolated"))
     splits.append(pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False))
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(splits)
-    tokenizer.decoder = decoders.ByteLevel()  # type: ignore[assignment]
+    tokenizer.decoder = decoders.ByteLevel()
     tokenizer.add_special_tokens(
         [
             AddedToken(token, special=True, normalized=False)
@@ -189,7 +189,7 @@ def _build_tokenizer(metadata: dict[str, object], tokens: list[str], types: list
     return tokenizer
 
 
-def _compile_template(source: str) -> object:
+def _compile_template(source: str) -> Template:
     # The environment llama-cpp-python and transformers render chat templates in.
     environment = ImmutableSandboxedEnvironment(
         loader=BaseLoader(), trim_blocks=True, lstrip_blocks=True

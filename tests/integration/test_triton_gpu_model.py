@@ -16,7 +16,11 @@ from shared.testing import TritonServer
 
 pytestmark = pytest.mark.triton
 
-YES_NO = {"type": "object", "properties": {"answer": {"enum": ["yes", "no"]}}, "required": ["answer"]}
+YES_NO = {
+    "type": "object",
+    "properties": {"answer": {"enum": ["yes", "no"]}},
+    "required": ["answer"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +30,12 @@ def gpu_model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trito
         GPU_GENERATION_MODEL,
         kind="CPU",
         # Deltas grouped by count alone, however slowly the CPU decodes.
-        parameters={"slots": "2", "max_len": "1024", "dtype": "float32", "stream_interval_ms": "60000"},
+        parameters={
+            "slots": "2",
+            "max_len": "1024",
+            "dtype": "float32",
+            "stream_interval_ms": "60000",
+        },
     )
     with TritonServer(repository, models=[GPU_GENERATION_MODEL], start_timeout=300.0) as server:
         yield server

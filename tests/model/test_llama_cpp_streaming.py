@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from services.inference.backends import GenerationRequest
-from services.inference.backends.llama_cpp import LlamaCppBackend
 from services.inference.backends.base import BackendRejected
+from services.inference.backends.llama_cpp import LlamaCppBackend
 from shared.models import ChatMessage
 
 pytestmark = pytest.mark.model

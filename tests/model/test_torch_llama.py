@@ -19,7 +19,11 @@ from shared.models.gguf_file import GgufFile
 pytestmark = pytest.mark.model
 
 WAIT_S = 120.0
-YES_NO = {"type": "object", "properties": {"answer": {"enum": ["yes", "no"]}}, "required": ["answer"]}
+YES_NO = {
+    "type": "object",
+    "properties": {"answer": {"enum": ["yes", "no"]}},
+    "required": ["answer"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +78,9 @@ def _chat(tokenizer: GgufTokenizer, question: str) -> str:
     return tokenizer.render_chat([ChatMessage(role="user", content=question)])
 
 
-def _greedy(model: SlotTransformer, slots: list[int], prompts: list[list[int]], steps: int) -> list[list[int]]:
+def _greedy(
+    model: SlotTransformer, slots: list[int], prompts: list[list[int]], steps: int
+) -> list[list[int]]:
     tokens = model.prefill(slots, prompts).argmax(-1).tolist()
     out = [[token] for token in tokens]
     width = max(slots) + 1
@@ -182,12 +188,16 @@ def test_a_cancelled_stream_ends_early_and_frees_its_slot(
     assert after.finished().output_tokens == 4, "the slots of cancelled streams were not freed"
 
 
-def test_sampling_with_a_seed_is_reproducible(engine: BatchingEngine, tokenizer: GgufTokenizer) -> None:
+def test_sampling_with_a_seed_is_reproducible(
+    engine: BatchingEngine, tokenizer: GgufTokenizer
+) -> None:
     prompt = _chat(tokenizer, "Invent a name for a cat.")
     texts = []
     for _ in range(2):
         sink = _Sink()
-        engine.submit(CompletionRequest(prompt=prompt, max_tokens=10, temperature=0.9, seed=7), sink)
+        engine.submit(
+            CompletionRequest(prompt=prompt, max_tokens=10, temperature=0.9, seed=7), sink
+        )
         sink.finished()
         texts.append("".join(sink.deltas))
 

@@ -41,7 +41,7 @@ def test_a_file_that_is_not_gguf_is_refused_with_its_name(tmp_path: Path) -> Non
     path = tmp_path / "model.bin"
     path.write_bytes(b"PK\x03\x04" + bytes(100))
 
-    with pytest.raises(GgufFormatError, match="model.bin: not a GGUF file"):
+    with pytest.raises(GgufFormatError, match=r"model\.bin: not a GGUF file"):
         GgufFile.read(path)
 
 

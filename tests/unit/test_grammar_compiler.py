@@ -18,8 +18,8 @@ def compiler() -> GrammarCompiler:
     return GrammarCompiler(GgufTokenizer())
 
 
-def _request(**constraint: str) -> CompletionRequest:
-    return CompletionRequest(prompt="x", **constraint)
+def _request(*, json_schema: str | None = None, grammar: str | None = None) -> CompletionRequest:
+    return CompletionRequest(prompt="x", json_schema=json_schema, grammar=grammar)
 
 
 def _token(compiler: GrammarCompiler, text: str) -> int:
@@ -59,7 +59,8 @@ def test_a_gbnf_grammar_constrains_too(compiler: GrammarCompiler) -> None:
 
     allowed = compiler.allowed(matcher)
 
-    assert allowed[_token(compiler, "yes")] and allowed[_token(compiler, "no")]
+    assert allowed[_token(compiler, "yes")]
+    assert allowed[_token(compiler, "no")]
     assert not allowed[_token(compiler, "maybe")]
 
 
@@ -82,7 +83,8 @@ def test_a_batch_gets_one_mask_row_per_stream_and_all_ones_for_free_rows(
 
     bitmask = compiler.fill([None, constrained])
 
-    assert bitmask is not None and bitmask.shape == (2, compiler.words)
+    assert bitmask is not None
+    assert bitmask.shape == (2, compiler.words)
     assert (bitmask[0] == -1).all(), "an unconstrained stream may take any token"
     assert (bitmask[1] != -1).any(), "the constrained stream's row must mask tokens"
 
@@ -100,4 +102,5 @@ def test_an_object_closes_after_its_listed_properties(compiler: GrammarCompiler)
     allowed = compiler.allowed(matcher).nonzero()[0]
     texts = [compiler.tokenizer.token_bytes(int(token)) for token in allowed]
 
-    assert texts and all(text.startswith(b"}") for text in texts), f"not closed: {texts[:5]}"
+    assert texts, "the object must be able to close"
+    assert all(text.startswith(b"}") for text in texts), f"not closed: {texts[:5]}"

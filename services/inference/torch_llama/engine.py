@@ -9,6 +9,7 @@ as soon as it stops, runs out of tokens or is cancelled, freeing its slot for th
 from __future__ import annotations
 
 import codecs
+import contextlib
 import heapq
 import logging
 import queue
@@ -141,10 +142,8 @@ class BatchingEngine:
                     self._finish(stream, error=exc)
 
     def _wait_for_work(self) -> None:
-        try:
+        with contextlib.suppress(queue.Empty):
             self._held = self._waiting.get(timeout=_IDLE_WAIT_S)
-        except queue.Empty:
-            pass
 
     def _drop_cancelled(self) -> None:
         for stream in list(self._running.values()):

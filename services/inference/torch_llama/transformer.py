@@ -14,9 +14,13 @@ mask, so one graph serves every sequence length.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
+
+if TYPE_CHECKING:  # torch imports it lazily itself: at run time it would be a cycle
+    from torch.cuda import _POOL_HANDLE
 
 from services.inference.torch_llama.weights import LlamaConfig, layer_tensor_names, read_tensor
 from shared.models.gguf_file import GgufFile
@@ -72,17 +76,19 @@ class SlotTransformer:
         self.max_len = max_len
         self.device = torch.device(device)
         self.dtype = dtype
-        load = self._loader(gguf)
-        self.embedding = load("token_embd.weight")
-        self.output = load("output.weight") if "output.weight" in gguf.tensors else self.embedding
-        self.output_norm = load("output_norm.weight")
-        self.layers = [self._layer(load, index) for index in range(self.config.layers)]
+        self.embedding = self._load(gguf, "token_embd.weight")
+        has_output = "output.weight" in gguf.tensors  # else tied to the embedding
+        self.output = self._load(gguf, "output.weight") if has_output else self.embedding
+        self.output_norm = self._load(gguf, "output_norm.weight")
+        self.layers = [self._layer(gguf, index) for index in range(self.config.layers)]
         config = self.config
         shape = (config.layers, slots, config.kv_heads, max_len, config.head_dim)
         self.cache_k = torch.zeros(shape, dtype=dtype, device=self.device)
         self.cache_v = torch.zeros(shape, dtype=dtype, device=self.device)
         half = config.head_dim // 2
-        inverse = config.rope_base ** (-torch.arange(half, dtype=torch.float64) * 2 / config.head_dim)
+        inverse = config.rope_base ** (
+            -torch.arange(half, dtype=torch.float64) * 2 / config.head_dim
+        )
         angles = torch.outer(torch.arange(max_len, dtype=torch.float64), inverse)
         self._cos = angles.cos().to(device=self.device, dtype=torch.float32)
         self._sin = angles.sin().to(device=self.device, dtype=torch.float32)
@@ -117,10 +123,10 @@ class SlotTransformer:
             raise RuntimeError(f"decode graphs differ from eager decode by {worst:.3f}")
         return worst
 
-    def _capture(self, width: int, pool: object) -> _DecodeGraph:
+    def _capture(self, width: int, pool: _POOL_HANDLE) -> _DecodeGraph:
         tokens = torch.zeros((width, 1), dtype=torch.long, device=self.device)
         positions = torch.zeros((width, 1), dtype=torch.long, device=self.device)
-        side = torch.cuda.Stream(self.device)
+        side = torch.cuda.Stream(self.device)  # type: ignore[no-untyped-call]
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):
             for _ in range(2):  # warm-up: lazy initialisation must not happen in capture
@@ -139,14 +145,15 @@ class SlotTransformer:
         replayed = self.decode(tokens, positions)
         return float((eager - replayed).abs().max())
 
-    def _loader(self, gguf: GgufFile):  # type: ignore[no-untyped-def]
-        def load(name: str) -> torch.Tensor:
-            return torch.from_numpy(read_tensor(gguf, name)).to(self.device, self.dtype)
+    def _load(self, gguf: GgufFile, name: str) -> torch.Tensor:
+        return torch.from_numpy(read_tensor(gguf, name)).to(self.device, self.dtype)
 
-        return load
-
-    def _layer(self, load, index: int) -> _Layer:  # type: ignore[no-untyped-def]
+    def _layer(self, gguf: GgufFile, index: int) -> _Layer:
         names = layer_tensor_names(index)
+
+        def load(name: str) -> torch.Tensor:
+            return self._load(gguf, name)
+
         return _Layer(
             attn_norm=load(names["attn_norm"]),
             qkv=torch.cat([load(names["attn_q"]), load(names["attn_k"]), load(names["attn_v"])]),
@@ -229,7 +236,7 @@ class SlotTransformer:
         rows = torch.arange(batch, device=self.device)
         for index, layer in enumerate(self.layers):
             h = _rms_norm(x, layer.attn_norm, config.rms_eps)
-            q, k, v = (h @ layer.qkv.T).split([q_size, kv_size, kv_size], dim=-1)
+            q, k, v = torch.split(h @ layer.qkv.T, [q_size, kv_size, kv_size], dim=-1)
             q = _rope(q.view(batch, width, config.heads, config.head_dim), cos, sin)
             k = _rope(k.view(batch, width, config.kv_heads, config.head_dim), cos, sin)
             v = v.view(batch, width, config.kv_heads, config.head_dim)
@@ -263,7 +270,7 @@ def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor
 
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """llama.cpp's rotary embedding: dimensions (2i, 2i+1) turn by position x theta_i."""
-    pairs = x.float().unflatten(-1, (-1, 2))
+    pairs = x.float().reshape(*x.shape[:-1], -1, 2)
     even, odd = pairs[..., 0], pairs[..., 1]
     cos, sin = cos[:, :, None, :], sin[:, :, None, :]
     turned = torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1)

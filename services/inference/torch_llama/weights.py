@@ -61,7 +61,9 @@ class LlamaConfig:
             hidden=int(meta["llama.embedding_length"]),
             layers=int(meta["llama.block_count"]),
             heads=int(meta["llama.attention.head_count"]),
-            kv_heads=int(meta.get("llama.attention.head_count_kv", meta["llama.attention.head_count"])),
+            kv_heads=int(
+                meta.get("llama.attention.head_count_kv", meta["llama.attention.head_count"])
+            ),
             ffn=int(meta["llama.feed_forward_length"]),
             rms_eps=float(meta["llama.attention.layer_norm_rms_epsilon"]),
             rope_base=float(meta.get("llama.rope.freq_base", 10000.0)),

@@ -129,4 +129,3 @@ class _TritonSink:
 
     def cancelled(self) -> bool:
         return bool(self._sender.is_cancelled())
-
