@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from services.inference.completion import CompletionRejectedError, CompletionRequest
 from shared.models.chat import ChatMessage
 
 
@@ -63,6 +64,28 @@ class BackendUnavailable(Exception):
 
 class BackendRejected(ValueError):
     """The backend refuses this request as such (context overflow, bad parameters)."""
+
+
+def completion_for(
+    request: GenerationRequest,
+    prompt: str,
+    *,
+    grammar: str | None = None,
+    json_schema: str | None = None,
+) -> CompletionRequest:
+    """The raw completion ``request`` becomes once its chat is rendered into ``prompt``,
+    constrained as the engine takes it; raises ``BackendRejected`` for bad parameters."""
+    try:
+        return CompletionRequest(
+            prompt=prompt,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            seed=request.seed,
+            grammar=grammar,
+            json_schema=json_schema,
+        )
+    except CompletionRejectedError as exc:
+        raise BackendRejected(str(exc)) from exc
 
 
 class ModelBackend(Protocol):

@@ -14,6 +14,7 @@ from services.inference.backends.base import (
     DeltaSink,
     Generation,
     GenerationRequest,
+    completion_for,
 )
 from services.inference.completion import (
     CompletionEnd,
@@ -189,16 +190,7 @@ def completion_request(request: GenerationRequest, prompt: str) -> CompletionReq
             grammar = schema_to_gbnf(json.dumps(request.json_schema))
         except CompletionRejectedError as exc:
             raise SchemaNotSupportedError(str(exc)) from exc
-    try:
-        return CompletionRequest(
-            prompt=prompt,
-            max_tokens=request.max_tokens,
-            temperature=request.temperature,
-            seed=request.seed,
-            grammar=grammar,
-        )
-    except CompletionRejectedError as exc:
-        raise BackendRejected(str(exc)) from exc
+    return completion_for(request, prompt, grammar=grammar)
 
 
 def load_llama(model_path: Path | None, *, n_ctx: int, n_threads: int) -> Llama:

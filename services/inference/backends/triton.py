@@ -23,6 +23,7 @@ from services.inference.backends.base import (
     DeltaSink,
     Generation,
     GenerationRequest,
+    completion_for,
 )
 from services.inference.completion import CompletionRejectedError, CompletionRequest
 from services.inference.triton_repository import GENERATION_MODEL, decode_strings, encode_strings
@@ -89,7 +90,11 @@ class TritonBackend:
         tokenizer = self._tokenizer
         if tokenizer is None:
             tokenizer = await asyncio.to_thread(self._load_tokenizer)
-        inputs = _inputs(_completion(request, tokenizer.render_chat(request.messages)))
+        schema = None if request.json_schema is None else json.dumps(request.json_schema)
+        completion = completion_for(
+            request, tokenizer.render_chat(request.messages), json_schema=schema
+        )
+        inputs = _inputs(completion)
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await self._stream(inputs, on_delta)
@@ -185,20 +190,6 @@ def _is_final(result: InferResult) -> bool:
     return "triton_final_response" in parameters and bool(
         parameters["triton_final_response"].bool_param
     )
-
-
-def _completion(request: GenerationRequest, prompt: str) -> CompletionRequest:
-    schema = request.json_schema
-    try:
-        return CompletionRequest(
-            prompt=prompt,
-            max_tokens=request.max_tokens,
-            temperature=request.temperature,
-            seed=request.seed,
-            json_schema=None if schema is None else json.dumps(schema),
-        )
-    except CompletionRejectedError as exc:
-        raise BackendRejected(str(exc)) from exc
 
 
 def _inputs(completion: CompletionRequest) -> list[InferInput]:
