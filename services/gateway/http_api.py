@@ -54,15 +54,35 @@ class Problem(BaseModel):
     error: ProblemDetail
 
 
+# One server-sent event of /v1/ask/stream, as the stream's schema (each event is checked
+# against it): `data` holds ChunkBody JSON for `chunk`, AskResponse JSON for `response`.
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"enum": ["chunk", "response"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+
+
 class TurnBody(BaseModel):
     role: Literal["user", "assistant"]
     content: str
 
 
 class AskBody(BaseModel):
-    text: str = Field(description="The question; its length is limited")
+    # The spec states what the gateway enforces (a fuzzer holds it to that): some
+    # non-blank text, and a session id of the documented shape.
+    text: str = Field(
+        min_length=1, pattern=r"\S", description="The question, not blank; its length is limited"
+    )
     session_id: str | None = Field(
-        default=None, description=f"Omitted: a new conversation. {SESSION_ID_PATTERN.pattern}"
+        default=None,
+        pattern=SESSION_ID_PATTERN.pattern,
+        description="Omitted: a new conversation",
     )
     history: list[TurnBody] = Field(
         default_factory=list, description="Omitted: the session's stored history"
@@ -332,7 +352,7 @@ def create_app(gateway: Gateway) -> FastAPI:
             200: {
                 "description": "`chunk` events (ChunkBody JSON) as the answer is written, then"
                 " one `response` event (AskResponse JSON), always last",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "content": {"text/event-stream": {"schema": _SSE_EVENT}},
             },
         },
         summary="Ask one question; the answer as server-sent events",
@@ -354,7 +374,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         summary="The conversation so far (of the caller's tenant)",
     )
     async def history(
-        session_id: Annotated[str, Path(max_length=128)], who: Authenticated
+        session_id: Annotated[str, Path(pattern=SESSION_ID_PATTERN.pattern)], who: Authenticated
     ) -> History:
         turns = await gateway.session_history(who, session_id)
         return History(

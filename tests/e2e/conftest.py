@@ -10,11 +10,18 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import grpc  # type: ignore[import-untyped]
+import httpx
 import pytest
+import yaml
 
+from conduit.gateway_process import start_gateway
 from conduit.stack import ServiceProcesses
+from services.gateway.auth import api_key_digest
 from services.retrieval.indexed import wait_until_indexed
 from services.retrieval.knowledge import document_events_from_dir
 from services.retrieval.stores import EmbeddedStore, VectorStore
@@ -23,6 +30,7 @@ from shared.bus.kafka import KafkaBus
 from shared.client import ConduitClient
 from shared.config import repo_root
 from shared.contracts import StepEvent
+from shared.contracts.rpc import GatewayStub
 from shared.testing import KafkaServer
 
 REFUND_MESSAGE = "I was charged twice for invoice INV-1001, please refund me"
@@ -142,3 +150,72 @@ async def step_events_to(
     finally:
         await listener.close()
         await bus.stop()
+
+
+# The gateway process in front of the stack, for the gateway tests.
+DEMO_KEY = "demo-key-default-customer"
+TIGHT_KEY = "e2e-tight-key"  # one ask per 100 s
+DISABLED_KEY = "e2e-disabled-key"
+FUZZ_KEY = "e2e-fuzz-key"  # limits high enough that a fuzzer's asks reach the pipeline
+JWT_SECRET = "e2e secret for the gateway's HS256 tokens"
+MAX_BODY_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True)
+class GatewayProcess:
+    http: httpx.AsyncClient
+    grpc: Any  # GatewayStub over a grpc.aio channel
+
+    @staticmethod
+    def auth(key: str = DEMO_KEY) -> dict[str, str]:
+        return {"authorization": f"Bearer {key}"}
+
+    @staticmethod
+    def grpc_auth(key: str = DEMO_KEY) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {key}"),)
+
+
+def write_key_file(path: Path) -> Path:
+    def entry(name: str, key: str, **extra: Any) -> dict[str, Any]:
+        return {"name": name, "sha256": api_key_digest(key), "tenant": "default", **extra}
+
+    keys = [
+        entry("demo", DEMO_KEY, roles=["customer"], user_id="demo-user"),
+        entry(
+            "tight",
+            TIGHT_KEY,
+            roles=["customer"],
+            limits={"rate_per_s": 0.01, "burst": 1, "max_in_flight": 4},
+        ),
+        entry("disabled", DISABLED_KEY, roles=["customer"], disabled=True),
+        entry(
+            "fuzz",
+            FUZZ_KEY,
+            roles=["customer"],
+            limits={"rate_per_s": 1000, "burst": 1000, "max_in_flight": 64},
+        ),
+    ]
+    path.write_text(yaml.safe_dump({"keys": keys}))
+    return path
+
+
+@pytest.fixture
+async def gateway(
+    stack: ServiceProcesses, client: ConduitClient, tmp_path: Path
+) -> AsyncIterator[GatewayProcess]:
+    await load_knowledge(client, tmp_path)
+    address = await start_gateway(
+        stack,
+        env={
+            "CONDUIT_GATEWAY_API_KEYS_FILE": str(write_key_file(tmp_path / "api_keys.yaml")),
+            "CONDUIT_GATEWAY_JWT_SECRET": JWT_SECRET,
+            "CONDUIT_GATEWAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+            "CONDUIT_GATEWAY_REQUEST_TIMEOUT_S": str(STARTUP_TIMEOUT_S),
+        },
+        timeout_s=STARTUP_TIMEOUT_S,
+    )
+    async with (
+        httpx.AsyncClient(base_url=address.http_url, timeout=STARTUP_TIMEOUT_S + 10) as http,
+        grpc.aio.insecure_channel(address.grpc_target) as channel,
+    ):
+        yield GatewayProcess(http=http, grpc=GatewayStub(channel))

@@ -6,87 +6,29 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc  # type: ignore[import-untyped]
 import httpx
 import pytest
-import yaml
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from conduit.gateway_process import start_gateway
 from conduit.stack import ServiceProcesses
-from services.gateway.auth import api_key_digest
-from shared.client import ConduitClient
 from shared.contracts import AskEvent, AskRequest, Response
-from shared.contracts.rpc import GatewayStub
-from tests.e2e.conftest import REFUND_MESSAGE, STARTUP_TIMEOUT_S, describe, load_knowledge
+from tests.e2e.conftest import (
+    DISABLED_KEY,
+    JWT_SECRET,
+    MAX_BODY_BYTES,
+    REFUND_MESSAGE,
+    TIGHT_KEY,
+    GatewayProcess,
+    describe,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(300)]
 
-DEMO_KEY = "demo-key-default-customer"
-TIGHT_KEY = "e2e-tight-key"  # one ask per 100 s
-DISABLED_KEY = "e2e-disabled-key"
-JWT_SECRET = "e2e secret for the gateway's HS256 tokens"
 STREAMED_QUESTION = "How long is the warranty and what does it cover?"
-MAX_BODY_BYTES = 16 * 1024
-
-
-@dataclass(frozen=True)
-class GatewayProcess:
-    http: httpx.AsyncClient
-    grpc: Any  # GatewayStub over a grpc.aio channel
-
-    @staticmethod
-    def auth(key: str = DEMO_KEY) -> dict[str, str]:
-        return {"authorization": f"Bearer {key}"}
-
-    @staticmethod
-    def grpc_auth(key: str = DEMO_KEY) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {key}"),)
-
-
-def write_key_file(path: Path) -> Path:
-    def entry(name: str, key: str, **extra: Any) -> dict[str, Any]:
-        return {"name": name, "sha256": api_key_digest(key), "tenant": "default", **extra}
-
-    keys = [
-        entry("demo", DEMO_KEY, roles=["customer"], user_id="demo-user"),
-        entry(
-            "tight",
-            TIGHT_KEY,
-            roles=["customer"],
-            limits={"rate_per_s": 0.01, "burst": 1, "max_in_flight": 4},
-        ),
-        entry("disabled", DISABLED_KEY, roles=["customer"], disabled=True),
-    ]
-    path.write_text(yaml.safe_dump({"keys": keys}))
-    return path
-
-
-@pytest.fixture
-async def gateway(
-    stack: ServiceProcesses, client: ConduitClient, tmp_path: Path
-) -> AsyncIterator[GatewayProcess]:
-    await load_knowledge(client, tmp_path)
-    address = await start_gateway(
-        stack,
-        env={
-            "CONDUIT_GATEWAY_API_KEYS_FILE": str(write_key_file(tmp_path / "api_keys.yaml")),
-            "CONDUIT_GATEWAY_JWT_SECRET": JWT_SECRET,
-            "CONDUIT_GATEWAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
-            "CONDUIT_GATEWAY_REQUEST_TIMEOUT_S": str(STARTUP_TIMEOUT_S),
-        },
-        timeout_s=STARTUP_TIMEOUT_S,
-    )
-    async with (
-        httpx.AsyncClient(base_url=address.http_url, timeout=STARTUP_TIMEOUT_S + 10) as http,
-        grpc.aio.insecure_channel(address.grpc_target) as channel,
-    ):
-        yield GatewayProcess(http=http, grpc=GatewayStub(channel))
 
 
 async def server_sent_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
