@@ -24,10 +24,11 @@ download() {
 }
 
 # Runtime dependencies the GPU image lacks (it has torch, numpy 2, tokenizers, httpx, yaml,
-# jinja2): the lock minus test tools and what the image brings, plus the weights' wheels.
+# jinja2): the lock minus test tools (and the fuzzer's stack) and what the image brings,
+# plus the weights' wheels.
 mkdir -p "$work/payload/wheels" "$work/payload/stub"
 grep -v '^#' requirements/lock.txt | grep '==' | grep -v -i -E \
-  '^(mypy|ruff|librt|ast_serialize|types-|fastapi|uvicorn|starlette|sse-starlette|starlette-context|pytest|pytest-[a-z]+|huggingface_hub|hf-xet|fsspec|filelock|numpy|tokenizers|safetensors|PyYAML|Jinja2|MarkupSafe|httpx|httpcore|h11|anyio|idna|certifi|requests|urllib3|charset-normalizer|tqdm|Pygments|pluggy|iniconfig|packaging|click|ml_dtypes|typing_extensions|diskcache|pathspec|mypy_extensions|grpcio-tools)==' \
+  '^(mypy|ruff|librt|ast_serialize|types-|fastapi|uvicorn|starlette|sse-starlette|starlette-context|pytest|pytest-[a-z]+|schemathesis|hypothesis|hypothesis-graphql|graphql-core|harfile|jsonschema_rs|markdown-it-py|mdurl|pyrate-limiter|rich|sortedcontainers|Werkzeug|huggingface_hub|hf-xet|fsspec|filelock|numpy|tokenizers|safetensors|PyYAML|Jinja2|MarkupSafe|httpx|httpcore|h11|anyio|idna|certifi|requests|urllib3|charset-normalizer|tqdm|Pygments|pluggy|iniconfig|packaging|click|ml_dtypes|typing_extensions|diskcache|pathspec|mypy_extensions|grpcio-tools)==' \
   >"$work/requirements.txt"
 grep -v '^#' requirements/no-deps.txt | grep -v nvidia-pytriton >>"$work/requirements.txt"
 download "$work/payload/wheels" -r "$work/requirements.txt"
