@@ -22,6 +22,7 @@ from shared.contracts import (
     UserRequest,
     new_envelope,
 )
+from shared.pii.requests import redact_at_edge
 from shared.runtime.steps import headers_for
 from shared.security import sign_principal
 from shared.telemetry.tracing import tracer
@@ -86,7 +87,11 @@ class ConduitClient:
     async def submit(
         self, event: StepEvent, *, timeout_s: float = 120.0, on_chunk: StreamHandler | None = None
     ) -> Response:
-        """Publish a prepared request event and wait for its terminal response."""
+        """Publish a prepared request event and wait for its terminal response.
+
+        The request's personal data is replaced with placeholders first (recorded on it),
+        so the ingest topic never holds it."""
+        redact_at_edge(event.request)
         if self._principal_key is not None:
             sign_principal(event.envelope, self._principal_key)
         with tracer().start_as_current_span(

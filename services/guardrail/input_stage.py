@@ -3,11 +3,10 @@ injection before any model sees it."""
 
 from __future__ import annotations
 
-from collections import Counter
-
-from shared.contracts import GuardrailReport, Redaction, UserRequest, Verdict
+from shared.contracts import GuardrailReport, UserRequest, Verdict
 from shared.injection import InjectionScreen
-from shared.pii import PiiKind, redact
+from shared.pii import PiiKind
+from shared.pii.requests import as_redactions, redact_request
 from shared.runtime import InputRejected, InputTooLarge
 
 
@@ -22,19 +21,14 @@ def guard_input(
         raise InputTooLarge(f"input is {size} characters, over the limit of {max_chars}")
     if not request.text.strip():
         raise InputRejected("input is empty")
-    counts: Counter[PiiKind] = Counter()
-    redacted = redact(request.text)
-    request.text = redacted.text
-    counts.update(redacted.counts)
-    for turn in request.history:
-        redacted = redact(turn.content)
-        turn.content = redacted.text
-        counts.update(redacted.counts)
+    # Anything the client missed or was not asked to redact; its own redactions count too.
+    counts = redact_request(request)
+    counts.update({PiiKind(r.kind): r.count for r in request.redacted_at_edge})
     # Screened after redaction, so no personal data reaches the embedding cache.
     findings = screen.request(request)
     return GuardrailReport(
         stage="input",
         verdict=Verdict.VERDICT_PASS,
-        redactions=[Redaction(kind=kind, count=count) for kind, count in sorted(counts.items())],
+        redactions=as_redactions(counts),
         findings=findings,
     )

@@ -129,6 +129,16 @@ async def _audited(event: StepEvent, call: StepCall = INPUT) -> list[AuditRecord
         return await trail.records()
 
 
+async def test_redactions_made_at_the_edge_are_reported_with_the_guardrails_own() -> None:
+    event = _event("I'm [EMAIL], call 555-123-4567")
+    event.request.redacted_at_edge.append(Redaction(kind="email", count=1))
+
+    await _guardrail().handle(event, INPUT)
+
+    assert event.request.text == "I'm [EMAIL], call [PHONE]", event.request.text
+    assert _redactions(event) == {"email": 1, "phone": 1}, "the edge's redaction went missing"
+
+
 async def test_a_redacted_input_is_audited_naming_kinds_never_values() -> None:
     [record] = await _audited(_event("I'm ann@example.com, card 4111 1111 1111 1111"))
 

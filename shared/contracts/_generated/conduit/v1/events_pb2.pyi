@@ -122,14 +122,16 @@ class Turn(_message.Message):
     def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
 
 class UserRequest(_message.Message):
-    __slots__ = ("text", "history", "channel")
+    __slots__ = ("text", "history", "channel", "redacted_at_edge")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    REDACTED_AT_EDGE_FIELD_NUMBER: _ClassVar[int]
     text: str
     history: _containers.RepeatedCompositeFieldContainer[Turn]
     channel: str
-    def __init__(self, text: _Optional[str] = ..., history: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., channel: _Optional[str] = ...) -> None: ...
+    redacted_at_edge: _containers.RepeatedCompositeFieldContainer[Redaction]
+    def __init__(self, text: _Optional[str] = ..., history: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., channel: _Optional[str] = ..., redacted_at_edge: _Optional[_Iterable[_Union[Redaction, _Mapping]]] = ...) -> None: ...
 
 class Redaction(_message.Message):
     __slots__ = ("kind", "count")
