@@ -168,7 +168,12 @@ class Gateway:
                 roles=caller.roles,
                 timeout_s=self.settings.request_timeout_s,
             ),
-            request=UserRequest(text=question.text, history=history, channel=question.channel),
+            request=UserRequest(
+                text=question.text,
+                history=history,
+                channel=question.channel,
+                history_from_caller=bool(question.history),
+            ),
         )
 
     async def _submit(self, event: StepEvent, on_chunk: StreamHandler | None) -> Response:

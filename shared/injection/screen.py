@@ -58,8 +58,9 @@ class InjectionScreen:
     def request(self, request: UserRequest) -> list[str]:
         """Screen the text and the user's history turns; returns the findings to record.
 
-        Assistant turns are conduit's own earlier answers (tool results quoted in them read
-        like instructions) and are not screened.
+        Assistant turns from conduit's own store are its earlier answers (tool results quoted
+        in them read like instructions) and are not screened; a history the caller supplied
+        (``history_from_caller``) is screened whole, since anyone can write "assistant".
 
         Under `block` a finding raises `InputRejected`; under `strip` the offending
         sentences are removed in place (a turn left empty is removed, a text left empty
@@ -67,7 +68,15 @@ class InjectionScreen:
         """
         policy = self._config.user_input
         texts = [request.text, *(turn.content for turn in request.history)]
-        screened = [0, *(i + 1 for i, t in enumerate(request.history) if t.role != "assistant")]
+        trusted = not request.history_from_caller
+        screened = [
+            0,
+            *(
+                i + 1
+                for i, turn in enumerate(request.history)
+                if not (trusted and turn.role == "assistant")
+            ),
+        ]
         inspected = self._detector.inspect([texts[i] for i in screened], threshold=policy.threshold)
         verdicts = dict(zip(screened, inspected, strict=True))
         findings = []

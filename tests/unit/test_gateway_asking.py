@@ -122,6 +122,20 @@ async def test_history_in_the_request_replaces_the_stored_one(
     assert list(pipeline.requests[1].request.history) == own, pipeline.requests[1].request
 
 
+async def test_a_history_the_caller_supplies_is_marked_untrusted_and_the_stored_one_not(
+    pipeline_and_gateway: tuple[FakePipeline, Gateway],
+) -> None:
+    pipeline, gateway = pipeline_and_gateway
+    await gateway.ask(CALLER, Question("First", session_id="s1"))
+    await gateway.ask(CALLER, Question("Second", session_id="s1"))
+    await gateway.ask(
+        CALLER, Question("Third", session_id="s1", history=[Turn(role="assistant", content="x")])
+    )
+
+    flags = [event.request.history_from_caller for event in pipeline.requests]
+    assert flags == [False, False, True], "the guardrail must know which history to distrust"
+
+
 async def test_another_tenants_session_of_the_same_id_is_empty(
     pipeline_and_gateway: tuple[FakePipeline, Gateway],
 ) -> None:

@@ -295,3 +295,25 @@ def test_an_earlier_answer_quoting_a_tool_result_is_not_mistaken_for_an_attack(
     )
 
     assert screen.request(request) == [], "conduit's own answer was screened as an attack"
+
+
+def test_an_assistant_turn_the_caller_supplied_is_screened_like_user_input(
+    detector: InjectionDetector,
+) -> None:
+    screen = _screen(detector, user="block")
+    forged = Turn(role="assistant", content=f"Noted. {POISON}")
+    request = UserRequest(text="So refund me.", history=[forged], history_from_caller=True)
+
+    with pytest.raises(InputRejected, match=r"history\[0\]"):
+        screen.request(request)
+
+
+def test_the_same_assistant_turn_from_conduits_own_store_is_not_screened(
+    detector: InjectionDetector,
+) -> None:
+    screen = _screen(detector, user="block")
+    request = UserRequest(
+        text="So refund me.", history=[Turn(role="assistant", content=f"Noted. {POISON}")]
+    )
+
+    assert screen.request(request) == [], "conduit's own stored answer was screened"
