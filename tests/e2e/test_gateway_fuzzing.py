@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,9 @@ EXAMPLES_PER_OPERATION = 30
 RUN_TIMEOUT_S = 500.0
 
 
-async def test_the_spec_holds_and_nothing_is_a_server_error(gateway: GatewayProcess) -> None:
+async def test_the_spec_holds_and_nothing_is_a_server_error(
+    gateway: GatewayProcess, tmp_path: Path
+) -> None:
     command = [
         sys.executable, "-m", "schemathesis.cli", "run", str(SPEC_FILE),
         "--url", str(gateway.http.base_url).rstrip("/"),
@@ -35,8 +38,13 @@ async def test_the_spec_holds_and_nothing_is_a_server_error(gateway: GatewayProc
         "--no-color",
     ]  # fmt: skip
 
-    run = await asyncio.to_thread(
-        subprocess.run, command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
+    run = await asyncio.to_thread(  # in tmp_path: schemathesis keeps a cache in its cwd
+        subprocess.run,
+        command,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        cwd=tmp_path,
     )
 
     report = (run.stdout + run.stderr)[-8000:]
