@@ -118,10 +118,6 @@ class BatchingEngine:
         matcher = self._grammars.matcher(request)
         self._waiting.put(_Stream(request, sink, prompt, matcher, generator))
 
-    @property
-    def running(self) -> int:
-        return len(self._running)
-
     @torch.inference_mode()
     def _run(self) -> None:
         while not self._stopping.is_set():
