@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup torch demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference bench-gpu bench-engine soak up kafka jaeger weaviate openapi bench-gateway bench-injection
+.PHONY: setup torch demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference bench-gpu bench-engine soak up kafka jaeger weaviate redis openapi bench-gateway bench-injection
 
 setup:
 	@scripts/setup.sh
@@ -20,10 +20,14 @@ jaeger:
 weaviate:
 	@scripts/install-weaviate.sh >/dev/null
 
+# Debian's redis-server (shared gateway limits); installs the package when missing (root).
+redis:
+	@scripts/install-redis.sh >/dev/null
+
 demo: setup
 	@$(PYTHON) -m conduit demo
 
-test: setup torch kafka jaeger weaviate
+test: setup torch kafka jaeger weaviate redis
 	$(PYTHON) scripts/gen_proto.py --check
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy shared services conduit benchmarks tests

@@ -24,6 +24,7 @@ from shared.bus import Topics
 from shared.client import ConduitClient
 from shared.config import ConduitSettings
 from shared.contracts import Response
+from shared.pii.sealing import VaultKeys
 from shared.runtime import make_bus, run_service
 from shared.testing import KafkaServer
 
@@ -45,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("directory", type=Path)
     ingest.add_argument("--tenant", default="default")
     commands.add_parser("validate", help="load and cross-check every declarative file")
+    commands.add_parser(
+        "pii-vault-keys", help="a new PII vault key pair, as the settings that take it"
+    )
     trace = commands.add_parser("trace", help="one request's spans as a waterfall")
     trace.add_argument("request_id")
     trace.add_argument("--jaeger", metavar="URL", help="Jaeger query API, e.g. http://host:16686")
@@ -97,6 +101,12 @@ def main(argv: list[str] | None = None) -> None:
         print(_trace(settings, args))
     elif args.command == "validate":
         print(validate_config(settings.config_dir))
+    elif args.command == "pii-vault-keys":
+        keys = VaultKeys.generate()
+        print("# the edge (gateway, CLI) and every service:")
+        print(f"CONDUIT_PII_VAULT_PUBLIC_KEY={keys.public_text()}")
+        print("# the tool-executor only, as a secret:")
+        print(f"CONDUIT_TOOL_EXECUTOR_PII_VAULT_PRIVATE_KEY={keys.private_text()}")
     elif args.command == "dlq":
         status = deadletters.run_command(settings, args)
         if status:
@@ -138,9 +148,7 @@ async def _ask(settings: ConduitSettings, args: argparse.Namespace) -> Response:
     bus = make_bus(settings, client_id="conduit-cli")
     # An operator holding the principal key vouches for the CLI's questions, as the
     # gateway does for its callers.
-    client = ConduitClient(
-        bus, Topics(settings.topic_prefix), principal_key=settings.principal_key_bytes()
-    )
+    client = ConduitClient.from_settings(bus, settings)
     await bus.start()
     await client.start()
     try:

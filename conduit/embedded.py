@@ -31,9 +31,7 @@ class EmbeddedConduit:
         )
         self.topics = Topics(settings.topic_prefix)
         self.host = ServiceHost(settings, self.bus, [factory(name)(settings) for name in services])
-        self.client = ConduitClient(
-            self.bus, self.topics, principal_key=settings.principal_key_bytes()
-        )
+        self.client = ConduitClient.from_settings(self.bus, settings)
         self.tracing = configure_tracing(settings, "conduit-embedded")
 
     async def __aenter__(self) -> EmbeddedConduit:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from opentelemetry.trace import SpanKind
 
 from shared.bus import Bus, BusMessage, Topics
 from shared.bus.base import Listener
+from shared.config import ConduitSettings
 from shared.contracts import (
     DocumentEvent,
     Response,
@@ -41,15 +43,34 @@ class ConduitClient:
     `shared.runtime.stream`); the returned `Response` is still the final word.
     """
 
-    def __init__(self, bus: Bus, topics: Topics, *, principal_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        topics: Topics,
+        *,
+        principal_key: bytes | None = None,
+        vault_key: X25519PublicKey | None = None,
+    ) -> None:
         """`principal_key`: sign each request's principal (the gateway's role; services with
-        `CONDUIT_PRINCIPAL_KEY` set refuse unsigned ones)."""
+        `CONDUIT_PRINCIPAL_KEY` set refuse unsigned ones). `vault_key`: the PII vault's
+        public key (`CONDUIT_PII_VAULT_PUBLIC_KEY`), to tokenise personal data reversibly."""
         self._bus = bus
         self._topics = topics
         self._principal_key = principal_key
+        self._vault_key = vault_key
         self._waiting: dict[str, asyncio.Future[Response]] = {}
         self._streaming: dict[str, StreamHandler] = {}
         self._listeners: list[Listener] = []
+
+    @classmethod
+    def from_settings(cls, bus: Bus, settings: ConduitSettings) -> ConduitClient:
+        """A client that signs and tokenises with the keys `settings` hold, if any."""
+        return cls(
+            bus,
+            Topics(settings.topic_prefix),
+            principal_key=settings.principal_key_bytes(),
+            vault_key=settings.pii_vault_key(),
+        )
 
     async def start(self) -> None:
         self._listeners = [
@@ -89,9 +110,14 @@ class ConduitClient:
     ) -> Response:
         """Publish a prepared request event and wait for its terminal response.
 
-        The request's personal data is replaced with placeholders first (recorded on it),
-        so the ingest topic never holds it."""
-        redact_at_edge(event.request)
+        The request's personal data is replaced with placeholders or vault tokens first
+        (recorded on it), so the ingest topic never holds it."""
+        await asyncio.to_thread(
+            redact_at_edge,
+            event.request,
+            tenant_id=event.envelope.tenant_id,
+            vault_key=self._vault_key,
+        )
         if self._principal_key is not None:
             sign_principal(event.envelope, self._principal_key)
         with tracer().start_as_current_span(

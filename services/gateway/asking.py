@@ -11,13 +11,15 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from services.gateway.auth import Authenticator, Caller
 from services.gateway.errors import BadRequest, NotReady, TooLarge
 from services.gateway.history import ConversationStore, StoredTurn
-from services.gateway.limits import Admission
+from services.gateway.limits import Admission, LocalAdmission
 from services.gateway.settings import GatewaySettings
 from shared.bus import Bus, Topics
 from shared.client import ConduitClient, StreamHandler
@@ -74,15 +76,17 @@ class Gateway:
         settings: GatewaySettings,
         admission: Admission | None = None,
         principal_key: bytes | None = None,
+        vault_key: X25519PublicKey | None = None,
     ) -> None:
         """`principal_key` signs the principal of every request (`CONDUIT_PRINCIPAL_KEY`):
-        services that hold the key accept no principal the gateway did not vouch for."""
+        services that hold the key accept no principal the gateway did not vouch for.
+        `vault_key` (`CONDUIT_PII_VAULT_PUBLIC_KEY`) tokenises personal data reversibly."""
         self.authenticator = authenticator
         self.history = history
         self.settings = settings
-        self.admission = admission or Admission()
+        self.admission = admission or LocalAdmission()
         self._bus = bus
-        self._client = ConduitClient(bus, topics, principal_key=principal_key)
+        self._client = ConduitClient(bus, topics, principal_key=principal_key, vault_key=vault_key)
         self.ready = False
 
     async def start(self) -> None:
@@ -96,10 +100,11 @@ class Gateway:
         await self._client.close()
         await self._bus.stop()
         await self.history.close()
+        await self.admission.close()
 
     async def ask(self, caller: Caller, question: Question) -> Response:
         """The terminal response; `GatewayError` when refused before reaching the bus."""
-        with self._admitted(caller, question):
+        async with self._admitted(caller, question):
             event = await self._request_event(caller, question)
             return await self._submit(event, on_chunk=None)
 
@@ -111,7 +116,7 @@ class Gateway:
 
         The admission is held until the stream ends or is closed.
         """
-        with self._admitted(caller, question):
+        async with self._admitted(caller, question):
             event = await self._request_event(caller, question)
             yield event.envelope
             pieces: asyncio.Queue[StreamChunk | Response] = asyncio.Queue()
@@ -129,7 +134,7 @@ class Gateway:
             finally:
                 asking.cancel()
 
-    def _admitted(self, caller: Caller, question: Question) -> AbstractContextManager[None]:
+    def _admitted(self, caller: Caller, question: Question) -> AbstractAsyncContextManager[None]:
         if not self.ready:
             raise NotReady("the gateway is not connected to the bus yet")
         self._check(question)

@@ -1,13 +1,15 @@
 """Per-tenant admission: a token bucket for the request rate, a cap on asks in flight.
 
-Limits are counted in this process: N gateway replicas admit up to N times the rate.
+`LocalAdmission` counts in this process; `services.gateway.redis_limits.RedisAdmission`
+counts in Redis, so that N gateway replicas admit a tenant's rate once, not N times.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +30,32 @@ class Limits(BaseModel):
     rate_per_s: float = Field(gt=0)
     burst: int = Field(ge=1)
     max_in_flight: int = Field(ge=1)
+
+
+def over_concurrency(scope: str, in_flight: int, limits: Limits) -> RateLimited:
+    return RateLimited(
+        f"{in_flight} asks of {scope} are unanswered; at most {limits.max_in_flight}",
+        retry_after_s=CONCURRENCY_RETRY_AFTER_S,
+    )
+
+
+def over_rate(scope: str, limits: Limits, wait_s: float) -> RateLimited:
+    return RateLimited(
+        f"over the rate of {limits.rate_per_s:g} asks/s (burst {limits.burst}) of {scope}",
+        retry_after_s=wait_s,
+    )
+
+
+class Admission(Protocol):
+    """Admits requests per scope (a tenant, or a key with limits of its own)."""
+
+    def admit(self, scope: str, limits: Limits) -> AbstractAsyncContextManager[None]:
+        """Held while the ask runs; raises `RateLimited` when over a limit."""
+
+    async def in_flight(self, scope: str) -> int:
+        """Asks of `scope` admitted and not finished."""
+
+    async def close(self) -> None: ...
 
 
 class TokenBucket:
@@ -57,12 +85,12 @@ class TokenBucket:
         return (1 - self._tokens) / self.rate_per_s
 
 
-class Admission:
-    """Admits requests per scope (a tenant, or a key with limits of its own).
+class LocalAdmission:
+    """Admission counted in this process. Example:
 
-    >>> admission = Admission()
-    >>> with admission.admit("acme", Limits(rate_per_s=5, burst=10, max_in_flight=4)):
-    ...     pass  # the ask; `RateLimited` was raised instead if it was over a limit
+    >>> admission = LocalAdmission()
+    >>> async with admission.admit("acme", Limits(rate_per_s=5, burst=10, max_in_flight=4)):
+    ...     pass  # doctest: +SKIP  (the ask; `RateLimited` was raised if over a limit)
     """
 
     def __init__(self, clock: Clock = time.monotonic) -> None:
@@ -70,27 +98,24 @@ class Admission:
         self._buckets: dict[str, TokenBucket] = {}
         self._in_flight: dict[str, int] = {}
 
-    @contextmanager
-    def admit(self, scope: str, limits: Limits) -> Iterator[None]:
+    @asynccontextmanager
+    async def admit(self, scope: str, limits: Limits) -> AsyncIterator[None]:
         in_flight = self._in_flight.get(scope, 0)
         if in_flight >= limits.max_in_flight:
-            raise RateLimited(
-                f"{in_flight} asks of {scope} are unanswered; at most {limits.max_in_flight}",
-                retry_after_s=CONCURRENCY_RETRY_AFTER_S,
-            )
+            raise over_concurrency(scope, in_flight, limits)
         wait_s = self._bucket(scope, limits).take()
         if wait_s > 0:
-            raise RateLimited(
-                f"over the rate of {limits.rate_per_s:g} asks/s (burst {limits.burst}) of {scope}",
-                retry_after_s=wait_s,
-            )
+            raise over_rate(scope, limits, wait_s)
         self._in_flight[scope] = in_flight + 1
         try:
             yield
         finally:
             self._in_flight[scope] -= 1
 
-    def in_flight(self, scope: str) -> int:
+    async def close(self) -> None:
+        """Nothing to release: the counts live and die with the process."""
+
+    async def in_flight(self, scope: str) -> int:
         return self._in_flight.get(scope, 0)
 
     def _bucket(self, scope: str, limits: Limits) -> TokenBucket:

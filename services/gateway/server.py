@@ -12,12 +12,15 @@ import logging
 import signal
 
 import uvicorn
+from redis.asyncio import Redis
 
 from services.gateway.asking import Gateway
 from services.gateway.auth import Authenticator, JwtVerifier, load_api_keys
 from services.gateway.grpc_api import grpc_server
 from services.gateway.history import ConversationStore
 from services.gateway.http_api import create_app
+from services.gateway.limits import Admission, LocalAdmission
+from services.gateway.redis_limits import RedisAdmission
 from services.gateway.settings import GatewaySettings
 from shared.bus import Topics
 from shared.config import ConduitSettings
@@ -28,6 +31,19 @@ from shared.telemetry import configure_logging, configure_tracing
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "gateway"
+LEASE_MARGIN_S = 5.0
+
+
+def admission_for(settings: GatewaySettings) -> Admission:
+    """Limits shared through Redis when it is configured, else counted in this process."""
+    if settings.limits_redis_url is None:
+        return LocalAdmission()
+    return RedisAdmission(
+        Redis.from_url(settings.limits_redis_url),
+        # A lease outlives the longest ask, then frees the slot of a replica that died.
+        lease_s=settings.request_timeout_s + LEASE_MARGIN_S,
+        fail_open=settings.limits_fail_open,
+    )
 
 
 def build_gateway(settings: ConduitSettings, gateway_settings: GatewaySettings) -> Gateway:
@@ -46,7 +62,9 @@ def build_gateway(settings: ConduitSettings, gateway_settings: GatewaySettings) 
         authenticator=Authenticator(keys, verifier),
         history=ConversationStore(settings.data_dir / SERVICE_NAME / "history.sqlite3"),
         settings=gateway_settings,
+        admission=admission_for(gateway_settings),
         principal_key=settings.principal_key_bytes(),
+        vault_key=settings.pii_vault_key(),
     )
 
 

@@ -30,6 +30,10 @@ class GatewaySettings(BaseSettings):
     rate_per_s: float = Field(default=10.0, gt=0)
     burst: int = Field(default=20, ge=1)
     max_in_flight: int = Field(default=32, ge=1)
+    # Unset: limits are counted per gateway process. Set (redis://host:6379/0): counted in
+    # Redis, shared by every replica. Unreachable Redis admits (fail open) unless told not to.
+    limits_redis_url: str | None = None
+    limits_fail_open: bool = True
     # A request body over this is refused with 413 before it is read in full.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_text_chars: int = Field(default=4000, ge=1)

@@ -1,6 +1,8 @@
-"""Entity extraction by regular expressions: invoice and order ids, money amounts.
+"""Entity extraction by regular expressions: invoice and order ids, money amounts, and the
+vault tokens the edge put in place of personal data (an `email` entity is a token such as
+[EMAIL#3f9a2c1b5d7e], never the address: see shared.pii.tokens).
 
-Pure and deterministic; emails never reach it (the input guardrail redacts them).
+Pure and deterministic.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import re
 
 from shared.contracts import Entity
+from shared.pii.tokens import TOKEN_PATTERN, Token
 from shared.text import find_money
 
 _ID_SUFFIX = r"(?:\s*(?:#|no\.?|num(?:ber)?\.?|id)\s*:?)?\s*[-#:]?\s*(?P<number>\d{3,})\b"
@@ -26,6 +29,10 @@ def extract_entities(text: str) -> list[Entity]:
         found.append((match.start(), "invoice_id", f"INV-{match['number']}"))
     for match in _ORDER.finditer(text):
         found.append((match.start(), "order_id", f"ORD-{match['number']}"))
+    for match in TOKEN_PATTERN.finditer(text):
+        token = Token.parse(match.group())
+        if token is not None:
+            found.append((match.start(), token.kind.value, token.text))
     for money in find_money(text):
         found.append((money.start, "amount", str(money.amount)))
         found.append((money.start, "currency", money.currency))

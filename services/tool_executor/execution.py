@@ -1,11 +1,14 @@
-"""Running checked calls through the idempotency ledger against the company database."""
+"""Running checked calls through the idempotency ledger against the company database,
+with personal data revealed to the handlers that need it and kept off their results."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from services.tool_executor.business import (
     RefundPolicy,
@@ -16,14 +19,28 @@ from services.tool_executor.business import (
 from services.tool_executor.calls import CheckedCall
 from services.tool_executor.handlers import Handler
 from services.tool_executor.ledger import IdempotencyLedger, Outcome, arguments_hash
+from services.tool_executor.vault import PiiVault
+from shared.contracts import SealedValue
+from shared.pii import redact
+from shared.pii.sealing import VaultKeys
+from shared.pii.tokens import Token, map_strings
 from shared.runtime import InvalidArguments
 
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+PII_VAULT_UNAVAILABLE = "PII_VAULT_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class CallScope:
+    """Whose call it is, and the values the edge sealed for it."""
+
+    tenant_id: str
+    sealed_values: Sequence[SealedValue] = ()
 
 
 class CallRunner:
     """Runs each call at most once per idempotency key. Thread-confined: open and use it
-    on one thread. Example: `outcome, replayed = runner.run(checked, key)`.
+    on one thread. Example: `outcome, replayed = runner.run(checked, key, CallScope("acme"))`.
     """
 
     def __init__(
@@ -33,11 +50,13 @@ class CallRunner:
         db: sqlite3.Connection,
         policy: RefundPolicy,
         handlers: Mapping[str, Handler],
+        vault: PiiVault | None = None,
     ) -> None:
         self._ledger = ledger
         self._db = db
         self._policy = policy
         self._handlers = handlers
+        self._vault = vault
 
     @classmethod
     def open(
@@ -48,16 +67,21 @@ class CallRunner:
         seed: Path,
         policy: RefundPolicy,
         handlers: Mapping[str, Handler],
+        vault: Path,
+        vault_keys: VaultKeys | None,
     ) -> CallRunner:
         return cls(
             ledger=IdempotencyLedger(ledger),
             db=open_business_db(business_db, seed),
             policy=policy,
             handlers=handlers,
+            vault=None if vault_keys is None else PiiVault(vault, vault_keys),
         )
 
-    def run(self, checked: CheckedCall, key: str) -> tuple[Outcome, bool]:
+    def run(self, checked: CheckedCall, key: str, scope: CallScope) -> tuple[Outcome, bool]:
         """The call's outcome, and whether it was replayed from the ledger."""
+        if self._vault is not None and scope.sealed_values:
+            self._vault.admit(scope.tenant_id, scope.sealed_values)
         tool = checked.spec.name
         digest = arguments_hash(checked.arguments)
         entry = self._ledger.claim(key, tool=tool, arguments_hash=digest)
@@ -77,14 +101,40 @@ class CallRunner:
                 )
                 self._ledger.complete(key, unknown)
                 return unknown, False
-        outcome = self._execute(checked, key)
+        outcome = self._execute(checked, key, scope.tenant_id)
         self._ledger.complete(key, outcome)
         return outcome, False
 
-    def _execute(self, checked: CheckedCall, key: str) -> Outcome:
+    def _execute(self, checked: CheckedCall, key: str, tenant_id: str) -> Outcome:
         context = ToolContext(db=self._db, refund_policy=self._policy, idempotency_key=key)
         try:
-            result = self._handlers[checked.spec.name](context, **checked.arguments)
+            arguments = self._reveal(checked, tenant_id)
+            result = self._handlers[checked.spec.name](context, **arguments)
         except ToolFailure as failure:
-            return Outcome(ok=False, error_code=failure.code, error_message=failure.message)
-        return Outcome(ok=True, result_json=json.dumps(result, ensure_ascii=False))
+            message = self._conceal(tenant_id, failure.message)
+            return Outcome(ok=False, error_code=failure.code, error_message=message)
+        concealed = self._conceal(tenant_id, result)
+        return Outcome(ok=True, result_json=json.dumps(concealed, ensure_ascii=False))
+
+    def _reveal(self, checked: CheckedCall, tenant_id: str) -> dict[str, Any]:
+        """The arguments with each `pii` argument's vault token replaced by its value."""
+        arguments = dict(checked.arguments)
+        for name, spec in checked.spec.arguments.items():
+            token = Token.parse(arguments[name]) if spec.pii and arguments.get(name) else None
+            if token is None:
+                continue
+            if self._vault is None:
+                raise ToolFailure(
+                    PII_VAULT_UNAVAILABLE,
+                    f"{checked.spec.name}.{name} needs a vault token's value, and this "
+                    "tool-executor has no vault key (CONDUIT_TOOL_EXECUTOR_PII_VAULT_PRIVATE_KEY)",
+                )
+            arguments[name] = self._vault.reveal(tenant_id, token)
+        return arguments
+
+    def _conceal(self, tenant_id: str, value: Any) -> Any:
+        """A result or message as it may leave: personal data as vault tokens or, without a
+        vault, as placeholders; the company's systems hold it, topics and ledgers not."""
+        if self._vault is not None:
+            return self._vault.tokenise(tenant_id, value)
+        return map_strings(value, lambda text: redact(text, entities=True).text)

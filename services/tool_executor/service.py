@@ -11,10 +11,10 @@ from opentelemetry.trace import SpanKind
 
 from services.tool_executor.business import REFUND_POLICY_FILE, RefundPolicy
 from services.tool_executor.calls import CheckedCall, bind_fixed_call, check_call, step_params
-from services.tool_executor.execution import CallRunner
+from services.tool_executor.execution import CallRunner, CallScope
 from services.tool_executor.handlers import resolve_handlers
 from services.tool_executor.ledger import Outcome
-from services.tool_executor.settings import ToolExecutorSettings, ledger_path
+from services.tool_executor.settings import ToolExecutorSettings, ledger_path, vault_path
 from shared.config import ConduitSettings, load_yaml_model
 from shared.contracts import StepEvent, ToolCall, ToolError, ToolExchange
 from shared.runtime import StepCall, StepService, ToolNotAllowed
@@ -116,14 +116,15 @@ class ToolExecutor:
         if failures:
             return _exchange(event, step, item.call, _precondition_failed(failures))
         key = idempotency_key(event, step, item.call.call_id)
+        scope = CallScope(event.envelope.tenant_id, list(event.request.sealed_values))
         loop = asyncio.get_running_loop()
         outcome, replayed = await loop.run_in_executor(
-            self._worker, functools.partial(self._run_on_worker, item, key)
+            self._worker, functools.partial(self._run_on_worker, item, key, scope)
         )
         return _exchange(event, step, item.call, outcome, replayed=replayed)
 
-    def _run_on_worker(self, item: CheckedCall, key: str) -> tuple[Outcome, bool]:
-        return self._runner_on_worker().run(item, key)
+    def _run_on_worker(self, item: CheckedCall, key: str, scope: CallScope) -> tuple[Outcome, bool]:
+        return self._runner_on_worker().run(item, key, scope)
 
     def _runner_on_worker(self) -> CallRunner:
         if self._runner is None:
@@ -180,6 +181,8 @@ def build(settings: ConduitSettings) -> StepService:
         seed=config / DEMO_SEED_FILE,
         policy=load_yaml_model(config / REFUND_POLICY_FILE, RefundPolicy),
         handlers=resolve_handlers(catalog, config / TOOLS_FILE),
+        vault=vault_path(settings),
+        vault_keys=own.vault_keys(settings),
     )
     executor = ToolExecutor(catalog=catalog, open_runner=open_runner)
     return StepService(name=SERVICE_NAME, handle=executor.handle, warm_up=executor.warm_up)

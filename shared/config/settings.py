@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.pii.sealing import public_key_from_text
 
 
 def repo_root() -> Path:
@@ -57,5 +60,21 @@ class ConduitSettings(BaseSettings):
     # (shared.security). Unset: no check, as in the embedded mode on one machine.
     principal_key: SecretStr | None = None
 
+    # The tool-executor's PII vault public key (base64, `conduit pii-vault-keys` makes a
+    # pair): set, the edge replaces personal data with vault tokens and seals the values for
+    # the tools that need them; unset, with placeholders nothing can reverse.
+    pii_vault_public_key: str | None = None
+
     def principal_key_bytes(self) -> bytes | None:
         return self.principal_key.get_secret_value().encode() if self.principal_key else None
+
+    @field_validator("pii_vault_public_key")
+    @classmethod
+    def _vault_key_is_a_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            public_key_from_text(value)
+        return value
+
+    def pii_vault_key(self) -> X25519PublicKey | None:
+        text = self.pii_vault_public_key
+        return None if text is None else public_key_from_text(text)

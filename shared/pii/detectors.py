@@ -1,7 +1,10 @@
-"""Finding personal data in free text: email addresses, payment card numbers, phone numbers.
+"""Finding personal data in free text: email addresses, payment card numbers, phone numbers
+and, on request, person names and street addresses.
 
 Patterns favour precision on billing conversations: invoice and order ids (INV-1001),
 amounts ($49.99), dates and digit runs that fail the Luhn checksum are not personal data.
+Names need a language model (`shared.pii.entities`), so `find` looks for them, and for
+addresses, only when asked: logs and audit records take the cheap pattern path.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
+from shared.pii.entities import address_spans, person_name_spans
+
 
 class PiiKind(StrEnum):
     """Kinds of personal data; the values match `Redaction.kind` on the bus."""
@@ -18,6 +23,8 @@ class PiiKind(StrEnum):
     EMAIL = "email"
     CARD_NUMBER = "card_number"
     PHONE = "phone"
+    PERSON_NAME = "person_name"
+    ADDRESS = "address"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,22 +135,37 @@ def _find_phones(text: str) -> Iterator[Finding]:
             yield Finding(PiiKind.PHONE, match.start(), match.end(), match.group())
 
 
+def _find_addresses(text: str) -> Iterator[Finding]:
+    for start, end in address_spans(text):
+        yield Finding(PiiKind.ADDRESS, start, end, text[start:end])
+
+
+def _find_person_names(text: str) -> Iterator[Finding]:
+    for start, end in person_name_spans(text):
+        yield Finding(PiiKind.PERSON_NAME, start, end, text[start:end])
+
+
+Detector = Callable[[str], Iterator[Finding]]
+
 # In priority order: where findings overlap, the earlier detector wins.
-_DETECTORS: tuple[Callable[[str], Iterator[Finding]], ...] = (
-    _find_emails,
-    _find_cards,
-    _find_phones,
-)
+_PATTERN_DETECTORS: tuple[Detector, ...] = (_find_emails, _find_cards, _find_phones)
+_ENTITY_DETECTORS: tuple[Detector, ...] = (_find_addresses, _find_person_names)
 
 
 def _overlaps(finding: Finding, taken: list[Finding]) -> bool:
     return any(finding.start < other.end and other.start < finding.end for other in taken)
 
 
-def find(text: str) -> list[Finding]:
-    """All personal data in `text`, in order of position, without overlaps."""
+def find(text: str, *, entities: bool = False) -> list[Finding]:
+    """All personal data in `text`, in order of position, without overlaps.
+
+    With `entities`, person names and street addresses too: that runs a language model
+    (milliseconds a text, about a second to load once), so sinks that redact every line
+    leave it off. Emails, cards and phones win where they overlap a name or address.
+    """
+    detectors = _PATTERN_DETECTORS + _ENTITY_DETECTORS if entities else _PATTERN_DETECTORS
     taken: list[Finding] = []
-    for detect in _DETECTORS:
+    for detect in detectors:
         for finding in detect(text):
             if not _overlaps(finding, taken):
                 taken.append(finding)

@@ -11,6 +11,8 @@ PLACEHOLDERS: dict[PiiKind, str] = {
     PiiKind.EMAIL: "[EMAIL]",
     PiiKind.CARD_NUMBER: "[CARD]",
     PiiKind.PHONE: "[PHONE]",
+    PiiKind.PERSON_NAME: "[NAME]",
+    PiiKind.ADDRESS: "[ADDRESS]",
 }
 
 
@@ -27,9 +29,10 @@ class RedactionResult:
     counts: dict[PiiKind, int] = field(default_factory=dict)
 
 
-def redact(text: str) -> RedactionResult:
-    """`text` with every finding replaced by its kind's placeholder; idempotent."""
-    findings = find(text)
+def redact(text: str, *, entities: bool = False) -> RedactionResult:
+    """`text` with every finding replaced by its kind's placeholder; idempotent. With
+    `entities`, person names and street addresses too (see `find`)."""
+    findings = find(text, entities=entities)
     if not findings:
         return RedactionResult(text)
     pieces: list[str] = []

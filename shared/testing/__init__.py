@@ -17,6 +17,12 @@ from shared.testing.llama_server import (
     LlamaServerStartError,
     LlamaServerUnavailableError,
 )
+from shared.testing.redis_server import (
+    RedisServer,
+    RedisStartError,
+    RedisUnavailableError,
+    install_redis,
+)
 from shared.testing.triton_server import (
     TritonServer,
     TritonStartError,
@@ -39,6 +45,9 @@ __all__ = [
     "LlamaServer",
     "LlamaServerStartError",
     "LlamaServerUnavailableError",
+    "RedisServer",
+    "RedisStartError",
+    "RedisUnavailableError",
     "TritonServer",
     "TritonStartError",
     "TritonUnavailableError",
@@ -47,5 +56,6 @@ __all__ = [
     "WeaviateUnavailableError",
     "install_jaeger",
     "install_kafka",
+    "install_redis",
     "install_weaviate",
 ]

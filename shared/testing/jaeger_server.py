@@ -106,6 +106,10 @@ class JaegerServer(LocalServer[_Ports]):
         with urllib.request.urlopen(self.metrics_url, timeout=PROBE_TIMEOUT_S) as response:
             return cast(bytes, response.read()).decode()
 
+    def services(self) -> list[str]:
+        """The names of the services Jaeger holds spans of."""
+        return cast(list[str], self._get_json("/api/services").get("data") or [])
+
     def traces(
         self, service: str, *, limit: int = 20, operation: str | None = None
     ) -> list[dict[str, Any]]:

@@ -41,6 +41,8 @@ from pydantic import (
 )
 
 from shared.config import load_yaml_model
+from shared.pii import PiiKind
+from shared.pii.tokens import Token
 from shared.runtime.errors import UnknownTool
 
 TOOLS_FILE = "tools.yaml"
@@ -91,6 +93,9 @@ class ArgumentSpec(_Strict):
     maximum: float | None = None
     required: bool = True
     values_from: ValuesFrom | None = None
+    # Personal data of this kind: it travels as a vault token ([EMAIL#…]) and the
+    # tool-executor's vault hands the handler the real value (shared.pii.tokens).
+    pii: PiiKind | None = None
 
     _lax: TypeAdapter[Any] = PrivateAttr()
 
@@ -98,6 +103,11 @@ class ArgumentSpec(_Strict):
     def _constraints_fit_type(self) -> ArgumentSpec:
         if self.pattern is not None and self.type != "string":
             raise ValueError("`pattern` applies to string arguments only")
+        if self.pii is not None and (self.type != "string" or self.pattern is not None):
+            raise ValueError(
+                "a `pii` argument is a string and takes no `pattern`: on the bus it is a "
+                "vault token, whose pattern is fixed"
+            )
         bounds = (self.minimum, self.exclusive_minimum, self.maximum)
         if any(b is not None for b in bounds) and self.type not in ("number", "integer"):
             raise ValueError("`minimum`, `exclusive_minimum` and `maximum` apply to numbers only")
@@ -113,13 +123,16 @@ class ArgumentSpec(_Strict):
             base,  # type: ignore[valid-type]  # chosen at run time from `type`
             Field(
                 description=self.description,
-                pattern=self.pattern,
+                pattern=self._bus_pattern(),
                 ge=self.minimum,
                 gt=self.exclusive_minimum,
                 le=self.maximum,
             ),
         ]
         return value_type if self.required else value_type | None
+
+    def _bus_pattern(self) -> str | None:
+        return Token.pattern(self.pii) if self.pii is not None else self.pattern
 
     def coerce(self, value: Any) -> Any:
         """`value` as this argument's type (leniently: entity values arrive as text).
@@ -131,7 +144,7 @@ class ArgumentSpec(_Strict):
     def json_schema(self, allowed: Sequence[Any] | None) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": self.type, "description": self.description}
         optional = {
-            "pattern": self.pattern,
+            "pattern": self._bus_pattern(),
             "minimum": self.minimum,
             "exclusiveMinimum": self.exclusive_minimum,
             "maximum": self.maximum,

@@ -42,6 +42,8 @@ class Condition(_Strict):
     has_tool_calls: bool | None = None
     verdict: Literal["pass", "reject", "handoff"] | None = None
     tool_error: bool | None = None
+    # The request has an entity of this kind (an `email` token, an `order_id`...).
+    entity: str | None = None
 
     def intents(self) -> list[str]:
         if self.intent is None:

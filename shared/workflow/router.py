@@ -112,6 +112,8 @@ def matches(condition: Condition, event: StepEvent, step: Step) -> bool:
         this_round = event.envelope.workflow.steps_taken
         failed = any(not x.ok for x in event.tool_exchanges if x.at_step == this_round)
         checks.append(failed == condition.tool_error)
+    if condition.entity is not None:
+        checks.append(any(e.kind == condition.entity for e in event.intent.entities))
     return all(checks)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from shared.client import ConduitClient
 from shared.config import repo_root
 from shared.contracts import StepEvent
 from shared.contracts.rpc import GatewayStub
-from shared.testing import KafkaServer
+from shared.testing import JaegerServer, KafkaServer
 
 REFUND_MESSAGE = "I was charged twice for invoice INV-1001, please refund me"
 # Every service checks principals against it; the test client signs with it, as the
@@ -55,6 +56,22 @@ def stack_env() -> dict[str, str]:
 def service_env() -> dict[str, dict[str, str]]:
     """Variables for single services; a test module overrides it (metrics ports, say)."""
     return {}
+
+
+@pytest.fixture
+def run_id() -> str:
+    """Marks this test's telemetry apart from other stacks' in the shared Jaeger."""
+    return uuid.uuid4().hex[:12]
+
+
+def telemetry_to_jaeger(jaeger: JaegerServer, run_id: str) -> dict[str, str]:
+    """Variables that send every process's spans to `jaeger`, marked with `run_id`."""
+    return {
+        # OpenTelemetry's standard variable: added to every service's resource.
+        "OTEL_RESOURCE_ATTRIBUTES": f"conduit.test_run={run_id}",
+        "CONDUIT_TRACES": "otlp",
+        "CONDUIT_OTLP_ENDPOINT": jaeger.otlp_http_endpoint,
+    }
 
 
 @pytest.fixture

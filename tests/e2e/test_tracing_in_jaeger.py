@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,26 +19,23 @@ from shared.client import ConduitClient
 from shared.config import ConduitSettings
 from shared.telemetry import configure_tracing
 from shared.testing import JaegerServer
-from tests.e2e.conftest import REFUND_MESSAGE, STARTUP_TIMEOUT_S, describe, load_knowledge
+from tests.e2e.conftest import (
+    REFUND_MESSAGE,
+    STARTUP_TIMEOUT_S,
+    describe,
+    load_knowledge,
+    telemetry_to_jaeger,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.jaeger, pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 @pytest.fixture
-def run_id() -> str:
-    """Marks this test's telemetry apart from other stacks' in the shared Jaeger."""
-    return uuid.uuid4().hex[:12]
-
-
-@pytest.fixture
 def stack_env(jaeger_server: JaegerServer, run_id: str) -> dict[str, str]:
     return {
-        # OpenTelemetry's standard variable: added to every service's resource.
-        "OTEL_RESOURCE_ATTRIBUTES": f"conduit.test_run={run_id}",
-        "CONDUIT_TRACES": "otlp",
+        **telemetry_to_jaeger(jaeger_server, run_id),
         "CONDUIT_METRICS_EXPORT": "otlp",
         "CONDUIT_METRICS_EXPORT_INTERVAL_S": "1",
-        "CONDUIT_OTLP_ENDPOINT": jaeger_server.otlp_http_endpoint,
     }
 
 

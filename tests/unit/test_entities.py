@@ -69,3 +69,10 @@ def test_repeated_entities_are_listed_once() -> None:
 
 def test_an_order_id_is_not_read_as_an_amount() -> None:
     assert _pairs("ORD-5001 USD") == [("order_id", "ORD-5001")], "id digits must not be money"
+
+
+def test_a_vault_token_is_an_entity_of_its_kind() -> None:
+    assert _pairs("Where are my orders? I'm [EMAIL#3f9a2c1b5d7e], ORD-5001") == [
+        ("email", "[EMAIL#3f9a2c1b5d7e]"),
+        ("order_id", "ORD-5001"),
+    ], "a token stands for the value it replaced; it is extracted as that kind"

@@ -157,7 +157,7 @@ async def test_a_stream_gives_the_envelope_then_the_pieces_then_the_response_las
     assert isinstance(pieces[0], Envelope), pieces
     assert [p.text for p in pieces[1:-1] if isinstance(p, StreamChunk)] == ANSWER_PIECES, pieces
     assert isinstance(pieces[-1], Response), "the stream did not end with the response"
-    assert gateway.admission.in_flight("acme") == 0, "the stream kept its admission"
+    assert await gateway.admission.in_flight("acme") == 0, "the stream kept its admission"
 
 
 async def test_a_stream_ends_with_an_error_response_when_the_bus_fails(tmp_path: Path) -> None:

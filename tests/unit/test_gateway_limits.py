@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.gateway.errors import RateLimited
-from services.gateway.limits import Admission, Limits, TokenBucket
+from services.gateway.limits import Limits, LocalAdmission, TokenBucket
 
 
 class Clock:
@@ -42,50 +42,53 @@ def test_a_bucket_refills_at_its_rate_and_never_beyond_its_burst() -> None:
     assert after_a_minute[2] > 0, "a quiet minute must not store more than the burst"
 
 
-def test_over_the_rate_is_refused_with_the_seconds_until_a_token() -> None:
+async def test_over_the_rate_is_refused_with_the_seconds_until_a_token() -> None:
     clock = Clock()
-    admission = Admission(clock)
+    admission = LocalAdmission(clock)
     limits = Limits(rate_per_s=0.25, burst=1, max_in_flight=10)
-    with admission.admit("acme", limits):
+    async with admission.admit("acme", limits):
         pass
 
-    with pytest.raises(RateLimited) as refused, admission.admit("acme", limits):
-        pass
+    with pytest.raises(RateLimited) as refused:
+        async with admission.admit("acme", limits):
+            pass
 
     assert refused.value.retry_after_s == pytest.approx(4.0), refused.value.retry_after_s
     assert refused.value.retry_after_header == "4"
 
 
-def test_tenants_are_limited_apart() -> None:
-    admission = Admission(Clock())
+async def test_tenants_are_limited_apart() -> None:
+    admission = LocalAdmission(Clock())
     limits = Limits(rate_per_s=1, burst=1, max_in_flight=10)
-    with admission.admit("acme", limits):
+    async with admission.admit("acme", limits):
         pass
 
-    with admission.admit("globex", limits):
+    async with admission.admit("globex", limits):
         pass  # acme's spent token is not globex's
 
 
-def test_asks_in_flight_are_capped_and_a_finished_one_frees_its_slot() -> None:
-    admission = Admission(Clock())
+async def test_asks_in_flight_are_capped_and_a_finished_one_frees_its_slot() -> None:
+    admission = LocalAdmission(Clock())
     limits = Limits(rate_per_s=100, burst=100, max_in_flight=2)
 
-    with admission.admit("acme", limits), admission.admit("acme", limits):
-        with pytest.raises(RateLimited, match="unanswered"), admission.admit("acme", limits):
-            pass
-        assert admission.in_flight("acme") == 2
-    with admission.admit("acme", limits):
-        assert admission.in_flight("acme") == 1, "finished asks must give their slots back"
+    async with admission.admit("acme", limits), admission.admit("acme", limits):
+        with pytest.raises(RateLimited, match="unanswered"):
+            async with admission.admit("acme", limits):
+                pass
+        assert await admission.in_flight("acme") == 2
+    async with admission.admit("acme", limits):
+        assert await admission.in_flight("acme") == 1, "finished asks must give their slots back"
 
 
-def test_a_failed_ask_gives_its_slot_back() -> None:
-    admission = Admission(Clock())
+async def test_a_failed_ask_gives_its_slot_back() -> None:
+    admission = LocalAdmission(Clock())
     limits = Limits(rate_per_s=100, burst=100, max_in_flight=1)
 
-    with pytest.raises(ConnectionError), admission.admit("acme", limits):
-        raise ConnectionError("bus down")
+    with pytest.raises(ConnectionError):
+        async with admission.admit("acme", limits):
+            raise ConnectionError("bus down")
 
-    assert admission.in_flight("acme") == 0, "an ask that raised kept its slot"
+    assert await admission.in_flight("acme") == 0, "an ask that raised kept its slot"
 
 
 def test_retry_after_is_whole_seconds_rounded_up_and_at_least_one() -> None:

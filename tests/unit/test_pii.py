@@ -1,6 +1,15 @@
-import pytest
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+import yaml
+
+from shared.config import repo_root
+from shared.contracts import Turn, UserRequest
 from shared.pii import PiiKind, find, luhn_valid, redact
+from shared.pii.entities import load_pipeline
+from shared.pii.requests import redact_request
 
 POSITIVES = [
     (
@@ -98,3 +107,165 @@ def test_findings_come_in_text_order() -> None:
     findings = find("+44 20 7946 0958 then ann@example.com then 4111 1111 1111 1111")
 
     assert [f.kind for f in findings] == [PiiKind.PHONE, PiiKind.EMAIL, PiiKind.CARD_NUMBER]
+
+
+NAMES = [
+    ("Hi, this is Jane Roe about my refund", "Jane Roe"),
+    ("Please send the invoice to María José García today", "María José García"),
+    ("Mr. O'Neill called about order ORD-5001.", "O'Neill"),
+    ("Where is my order? It was placed by Priya Patel.", "Priya Patel"),
+    ("Can you refund Emily Chen's order?", "Emily Chen"),
+    ("The account belongs to Anna-Lena Müller.", "Anna-Lena Müller"),
+    ("Forward this to Dr. Ahmed Khan please", "Ahmed Khan"),
+    ("Thanks for the help.\nRegards,\nTom", "Tom"),
+]
+
+ADDRESSES = [
+    (
+        "ship to 350 Fifth Avenue, Suite 200, New York, NY 10118 please",
+        "350 Fifth Avenue, Suite 200, New York, NY 10118",
+    ),
+    (
+        "I live at 1600 Pennsylvania Avenue NW, Washington, DC 20500",
+        "1600 Pennsylvania Avenue NW, Washington, DC 20500",
+    ),
+    ("send it to 42 Elm St. Apt 4B instead", "42 Elm St. Apt 4B"),
+    ("we moved to 12 Oak Lane.", "12 Oak Lane"),
+    ("deliver to 221B Baker Street, London NW1 6XE.", "221B Baker Street, London NW1 6XE"),
+    ("Flat 3, 12 Baker Street\nLondon W1U 3BW", "Flat 3, 12 Baker Street\nLondon W1U 3BW"),
+    ("the office is 10 Downing Street, SW1A 2AA", "10 Downing Street, SW1A 2AA"),
+]
+
+# Billing-conversation text that looks like a name or an address to a careless detector.
+ENTITY_NEAR_MISSES = [
+    "invoice INV-1001 for the Pro plan",
+    "Acme Corp charged me twice",
+    "The payment was due on Monday",
+    "Please read the Refund Policy first",
+    "Hi there, my order is late",
+    "Thanks, Support",
+    "Dear Customer, your invoice is ready",
+    "Do you accept Apple Pay?",
+    "Best regards, The Acme Team",
+    "I bought 2 items",
+    "order ORD-5001 is on its way",
+    "upgrade to version 3 Way Sync",
+    "add 3 Pro Plan seats",
+    "it takes 3 to 5 business days",
+    "[NAME] at [ADDRESS] asked about [EMAIL]",
+    "[NAME#3f9a2c1b5d7e] wrote again from [ADDRESS#0a1b2c3d4e5f]",
+]
+
+
+def _kinds_and_values(text: str) -> list[tuple[PiiKind, str]]:
+    return [(f.kind, f.value) for f in find(text, entities=True)]
+
+
+@pytest.mark.parametrize(("text", "name"), NAMES)
+def test_person_names_are_found_with_entities(text: str, name: str) -> None:
+    assert _kinds_and_values(text) == [(PiiKind.PERSON_NAME, name)], f"in {text!r}"
+
+
+@pytest.mark.parametrize(("text", "address"), ADDRESSES)
+def test_street_addresses_are_found_with_their_unit_and_city_or_postcode(
+    text: str, address: str
+) -> None:
+    assert _kinds_and_values(text) == [(PiiKind.ADDRESS, address)], f"in {text!r}"
+
+
+@pytest.mark.parametrize("text", ENTITY_NEAR_MISSES)
+def test_products_policies_greetings_ids_and_placeholders_are_not_names_or_addresses(
+    text: str,
+) -> None:
+    assert find(text, entities=True) == [], f"false positive in {text!r}"
+
+
+def test_names_and_addresses_are_looked_for_only_when_asked() -> None:
+    text = "Jane Roe lives at 12 Elm Road"
+
+    assert find(text) == [], "the default pattern path must not run the language model"
+    assert redact(text).text == text
+
+
+def test_redact_with_entities_replaces_names_and_addresses_and_counts_them() -> None:
+    result = redact("Jane Roe, 42 Elm Road, Leeds LS1 4AP, jane@example.com", entities=True)
+
+    assert result.text == "[NAME], [ADDRESS], [EMAIL]", result.text
+    assert result.counts == {PiiKind.PERSON_NAME: 1, PiiKind.ADDRESS: 1, PiiKind.EMAIL: 1}
+
+
+def test_emails_cards_and_phones_are_kept_whole_beside_names() -> None:
+    findings = _kinds_and_values("Contact Jane Roe at jane.roe@example.com or 555-123-4567")
+
+    assert findings == [
+        (PiiKind.PERSON_NAME, "Jane Roe"),
+        (PiiKind.EMAIL, "jane.roe@example.com"),
+        (PiiKind.PHONE, "555-123-4567"),
+    ]
+
+
+def test_redacting_names_and_addresses_twice_changes_nothing() -> None:
+    once = redact(
+        "I'm Jane Roe at 221B Baker Street, London NW1 6XE, ann@example.com", entities=True
+    )
+
+    twice = redact(once.text, entities=True)
+
+    assert twice.text == once.text
+    assert twice.counts == {}, "[NAME] and [ADDRESS] must not be detected as personal data"
+
+
+def test_redact_request_finds_names_in_the_text_and_every_history_turn() -> None:
+    request = UserRequest(
+        text="Refund INV-1001 for Jane Roe",
+        history=[Turn(role="user", content="My name is Priya Patel")],
+    )
+
+    counts = redact_request(request)
+
+    assert request.text == "Refund INV-1001 for [NAME]"
+    assert request.history[0].content == "My name is [NAME]"
+    assert counts == {PiiKind.PERSON_NAME: 2}
+
+
+def test_the_pipeline_loads_only_named_entity_recognition() -> None:
+    assert load_pipeline().pipe_names == ["ner"], "unused components slow every request"
+
+
+def test_concurrent_callers_get_the_same_findings_as_one_caller() -> None:
+    texts = [text for text, _ in NAMES] * 4
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(_kinds_and_values, texts))
+
+    assert concurrent == [_kinds_and_values(text) for text in texts]
+
+
+def _intent_eval_messages() -> list[str]:
+    data = yaml.safe_load((repo_root() / "tests/data/intent_eval.yaml").read_text())
+    return [message["text"] for message in data["messages"]]
+
+
+def _benign_injection_eval_messages() -> list[str]:
+    lines = (repo_root() / "tests/data/injection/eval.jsonl").read_text().splitlines()
+    return [row["text"] for row in map(json.loads, lines) if row["label"] == "benign"]
+
+
+def _knowledge_documents() -> list[str]:
+    return [path.read_text() for path in sorted((repo_root() / "config/knowledge").iterdir())]
+
+
+@pytest.mark.parametrize(
+    "texts", [_intent_eval_messages, _benign_injection_eval_messages, _knowledge_documents]
+)
+def test_the_repositorys_own_messages_and_documents_hold_no_names_or_addresses(
+    texts: Callable[[], list[str]],
+) -> None:
+    flagged = [
+        (f.kind.value, f.value)
+        for text in texts()
+        for f in find(text, entities=True)
+        if f.kind in {PiiKind.PERSON_NAME, PiiKind.ADDRESS}
+    ]
+
+    assert flagged == [], f"false positives in {texts.__name__}: {flagged}"

@@ -31,8 +31,16 @@ def _write_catalog(directory: Path, data: dict[str, Any]) -> Path:
     return directory
 
 
-def test_repository_catalog_declares_the_refund_and_order_tools(catalog: ToolCatalog) -> None:
-    expected = {"lookup_invoice", "check_refund_policy", "issue_refund", "lookup_order"}
+def test_repository_catalog_declares_the_refund_order_and_customer_tools(
+    catalog: ToolCatalog,
+) -> None:
+    expected = {
+        "lookup_invoice",
+        "check_refund_policy",
+        "issue_refund",
+        "lookup_order",
+        "find_orders_by_email",
+    }
     assert set(catalog.tools) == expected, f"catalog tools differ: {sorted(catalog.tools)}"
 
 

@@ -10,6 +10,7 @@ import yaml
 
 from shared.config import ConfigFileError, repo_root
 from shared.contracts import (
+    Entity,
     Envelope,
     ErrorCode,
     StepEvent,
@@ -178,6 +179,22 @@ def test_a_tool_error_in_this_round_hands_off(registry: WorkflowRegistry) -> Non
 
     assert isinstance(route, Finish), f"a failed tool call must end the request: {route}"
     assert route.kind == "handoff", "tool_error: true must route to handoff"
+
+
+@pytest.mark.parametrize(
+    ("entities", "expected"), [(["email"], "orders_by_email"), (["amount"], "handoff")]
+)
+def test_an_entity_condition_routes_on_what_the_request_holds(
+    registry: WorkflowRegistry, entities: list[str], expected: str
+) -> None:
+    event = _event("order_status", "lookup_order", steps_taken=4)
+    event.tool_exchanges.append(_tool_exchange(ok=False, at_step=4))
+    event.intent.entities.extend(Entity(kind=kind, value="x") for kind in entities)
+
+    route = advance(registry, event, NOW_MS)
+
+    taken = route.step_id if isinstance(route, Continue) else getattr(route, "kind", route)
+    assert taken == expected, f"with entities {entities} the lookup failure must go to {expected}"
 
 
 def test_a_tool_error_from_an_earlier_round_is_ignored(registry: WorkflowRegistry) -> None:

@@ -122,18 +122,30 @@ class Turn(_message.Message):
     def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
 
 class UserRequest(_message.Message):
-    __slots__ = ("text", "history", "channel", "redacted_at_edge", "history_from_caller")
+    __slots__ = ("text", "history", "channel", "redacted_at_edge", "history_from_caller", "sealed_values")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     REDACTED_AT_EDGE_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FROM_CALLER_FIELD_NUMBER: _ClassVar[int]
+    SEALED_VALUES_FIELD_NUMBER: _ClassVar[int]
     text: str
     history: _containers.RepeatedCompositeFieldContainer[Turn]
     channel: str
     redacted_at_edge: _containers.RepeatedCompositeFieldContainer[Redaction]
     history_from_caller: bool
-    def __init__(self, text: _Optional[str] = ..., history: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., channel: _Optional[str] = ..., redacted_at_edge: _Optional[_Iterable[_Union[Redaction, _Mapping]]] = ..., history_from_caller: _Optional[bool] = ...) -> None: ...
+    sealed_values: _containers.RepeatedCompositeFieldContainer[SealedValue]
+    def __init__(self, text: _Optional[str] = ..., history: _Optional[_Iterable[_Union[Turn, _Mapping]]] = ..., channel: _Optional[str] = ..., redacted_at_edge: _Optional[_Iterable[_Union[Redaction, _Mapping]]] = ..., history_from_caller: _Optional[bool] = ..., sealed_values: _Optional[_Iterable[_Union[SealedValue, _Mapping]]] = ...) -> None: ...
+
+class SealedValue(_message.Message):
+    __slots__ = ("token", "kind", "sealed")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    kind: str
+    sealed: bytes
+    def __init__(self, token: _Optional[str] = ..., kind: _Optional[str] = ..., sealed: _Optional[bytes] = ...) -> None: ...
 
 class Redaction(_message.Message):
     __slots__ = ("kind", "count")
