@@ -21,8 +21,9 @@ from services.tool_executor.business import ToolFailure
 from services.tool_executor.sqlite import connect, immediate
 from shared.contracts import SealedValue
 from shared.pii import PiiKind, find
+from shared.pii.redaction import replace_findings
 from shared.pii.sealing import SealError, VaultKeys, seal
-from shared.pii.tokens import Token, map_strings, replace_findings, seal_context
+from shared.pii.tokens import Token, map_strings, seal_context
 
 PII_TOKEN_UNKNOWN = "PII_TOKEN_UNKNOWN"
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from shared.pii.detectors import PiiKind, find
+from shared.pii.detectors import Finding, PiiKind, find
 
 PLACEHOLDERS: dict[PiiKind, str] = {
     PiiKind.EMAIL: "[EMAIL]",
@@ -35,12 +36,19 @@ def redact(text: str, *, entities: bool = False) -> RedactionResult:
     findings = find(text, entities=entities)
     if not findings:
         return RedactionResult(text)
+    counts = Counter(finding.kind for finding in findings)
+    redacted = replace_findings(text, findings, lambda finding: PLACEHOLDERS[finding.kind])
+    return RedactionResult(redacted, dict(counts))
+
+
+def replace_findings(
+    text: str, findings: list[Finding], replacement: Callable[[Finding], str]
+) -> str:
+    """`text` with each (ordered, non-overlapping) finding replaced."""
     pieces: list[str] = []
     cursor = 0
     for finding in findings:
-        pieces.append(text[cursor : finding.start])
-        pieces.append(PLACEHOLDERS[finding.kind])
+        pieces += [text[cursor : finding.start], replacement(finding)]
         cursor = finding.end
     pieces.append(text[cursor:])
-    counts = Counter(finding.kind for finding in findings)
-    return RedactionResult("".join(pieces), dict(counts))
+    return "".join(pieces)

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from shared.contracts import SealedValue, UserRequest
 from shared.pii.detectors import Finding, PiiKind, find
-from shared.pii.redaction import PLACEHOLDERS
+from shared.pii.redaction import PLACEHOLDERS, replace_findings
 from shared.pii.sealing import seal
 
 _TOKEN_ID_BYTES = 6
@@ -64,19 +64,6 @@ class Token:
 def seal_context(tenant_id: str, token: str) -> str:
     """What a seal is bound to: a token of one tenant."""
     return f"{tenant_id}\x1f{token}"
-
-
-def replace_findings(
-    text: str, findings: list[Finding], replacement: Callable[[Finding], str]
-) -> str:
-    """`text` with each (ordered, non-overlapping) finding replaced."""
-    pieces: list[str] = []
-    cursor = 0
-    for finding in findings:
-        pieces += [text[cursor : finding.start], replacement(finding)]
-        cursor = finding.end
-    pieces.append(text[cursor:])
-    return "".join(pieces)
 
 
 class RequestTokeniser:
