@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from conduit import audit, deadletters, demo
+from conduit.dry_run import route_message
 from conduit.embedded import EmbeddedConduit
 from conduit.report import render_response
 from conduit.stack import ServiceProcesses
@@ -46,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("directory", type=Path)
     ingest.add_argument("--tenant", default="default")
     commands.add_parser("validate", help="load and cross-check every declarative file")
+    route = commands.add_parser(
+        "route", help="dry run: the route a message would take (no model, no tool runs)"
+    )
+    route.add_argument("text")
+    route.add_argument("--tenant", default="default")
+    route.add_argument("--role", dest="roles", action="append", help="repeatable; customer")
     commands.add_parser(
         "pii-vault-keys", help="a new PII vault key pair, as the settings that take it"
     )
@@ -101,6 +108,9 @@ def main(argv: list[str] | None = None) -> None:
         print(_trace(settings, args))
     elif args.command == "validate":
         print(validate_config(settings.config_dir))
+    elif args.command == "route":
+        roles = args.roles or ["customer"]
+        print(route_message(settings, args.text, tenant_id=args.tenant, roles=roles))
     elif args.command == "pii-vault-keys":
         keys = VaultKeys.generate()
         print("# the edge (gateway, CLI) and every service:")

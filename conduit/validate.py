@@ -19,12 +19,16 @@ from shared.config import ConfigFileError
 from shared.injection import load_guardrails_config
 from shared.tools import load_tool_catalog
 from shared.workflow import WorkflowRegistry
+from shared.workflow.agents import load_agents
 
 
 def validate_config(config_dir: Path) -> str:
     """A summary of what was loaded; raises `ConfigFileError` naming file and field."""
     intents = load_intent_catalog(config_dir / "intents.yaml")
-    workflows = WorkflowRegistry.load(config_dir / "workflows", known_intents=intents.intents)
+    agents = load_agents(config_dir)
+    workflows = WorkflowRegistry.load(
+        config_dir / "workflows", known_intents=intents.intents, agents=agents
+    )
     tools = load_tool_catalog(config_dir)
     templates = TemplateStore(config_dir / "prompts")
     check_tools_exist(templates, tools.tools, config_dir / "prompts")
@@ -43,13 +47,16 @@ def validate_config(config_dir: Path) -> str:
                     raise ConfigFileError(f"{where}.template: {exc.args[0]}") from exc
             if step.service == "retrieval":
                 _check_retrieval_params(step.params, where)
+            model = step.params.get("model")
+            if step.service == "inference" and model is not None and model not in models.models:
+                raise ConfigFileError(f"{where}.model: unknown model {model!r}")
             call = step.params.get("call")
             if isinstance(call, dict) and call.get("tool") not in tools.tools:
                 raise ConfigFileError(f"{where}.call.tool: unknown tool {call.get('tool')!r}")
     return (
         f"ok: {len(intents.intents)} intents, {len(workflows.workflows)} workflows, "
         f"{len(templates.all())} prompt versions, {len(tools.tools)} tools, "
-        f"{len(models.models)} models"
+        f"{len(models.models)} models, {len(agents.agents)} agents"
     )
 
 

@@ -118,6 +118,12 @@ class ModelCatalog(_Strict):
                 return RouteChoice(route, f"route {route.name}: {route.when.describe()}")
         raise AssertionError("unreachable: the last route matches everything")
 
+    def pinned(self, model: str) -> RouteChoice:
+        """A route to `model` alone, for a step that names its model; `KeyError` if unknown."""
+        if model not in self.models:
+            raise KeyError(f"unknown model {model!r}; known: {sorted(self.models)}")
+        return RouteChoice(Route(name=f"pinned:{model}", model=model), "the step names its model")
+
 
 def load_model_catalog(path: Path) -> ModelCatalog:
     """The catalog in `path`; errors name the file and field."""

@@ -49,6 +49,7 @@ from shared.runtime import (
     InvalidArguments,
     ModelOutputInvalid,
     StepCall,
+    StepMisconfigured,
     StepService,
 )
 from shared.telemetry import tracer
@@ -142,9 +143,7 @@ class InferenceStep:
         )
         request = generation_request(event, call, self._settings, max_tokens=max_tokens)
         schema = request.json_schema
-        choice = self._router.catalog.choose(
-            intent=event.intent.intent, step=call.step_id, prompt_tokens=event.prompt.token_count
-        )
+        choice = self._choice(event, call)
         with tracer().start_as_current_span(
             f"chat {choice.route.model}",
             kind=SpanKind.CLIENT,
@@ -209,8 +208,24 @@ class InferenceStep:
         else:
             self._fill_structured(output, generation.text, envelope.workflow.steps_taken)
         event.model_output.CopyFrom(output)
+        if output.delegate_to:
+            event.delegations.append(output.delegate_to)
         envelope.budget.tokens_used += sum(spent)
         envelope.budget.cost_used_usd += cost
+
+    def _choice(self, event: StepEvent, call: StepCall) -> RouteChoice:
+        """The step's own model (`params.model`, an agent's) or the catalog's route."""
+        pinned = call.params.get("model")
+        if pinned is None:
+            return self._router.catalog.choose(
+                intent=event.intent.intent,
+                step=call.step_id,
+                prompt_tokens=event.prompt.token_count,
+            )
+        try:
+            return self._router.catalog.pinned(str(pinned))
+        except KeyError as exc:
+            raise StepMisconfigured(f"{call.workflow}.{call.step_id}: {exc.args[0]}") from exc
 
     def _spec(self, choice: RouteChoice) -> ModelSpec:
         return self._router.catalog.models[choice.route.model]
@@ -291,6 +306,7 @@ class InferenceStep:
             raise ModelOutputInvalid(str(exc)) from exc
         output.text = parsed.text
         output.sources.extend(parsed.sources)
+        output.delegate_to = parsed.delegate_to
         for index, call in enumerate(parsed.tool_calls):
             output.tool_calls.append(
                 ToolCall(

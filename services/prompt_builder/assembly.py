@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from services.prompt_builder.templates import PromptTemplate
 from shared.agent import TOOL_RESULT_PREFIX
@@ -24,11 +24,16 @@ class PromptParts:
     history: Sequence[Turn]
     exchanges: Sequence[ToolExchange]
     examples: int
+    # Agents the model may hand the request to, with what each does.
+    delegates: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_event(cls, template: PromptTemplate, event: StepEvent) -> PromptParts:
+    def from_event(
+        cls, template: PromptTemplate, event: StepEvent, delegates: Mapping[str, str]
+    ) -> PromptParts:
         facts = [f"{e.kind}={e.value}" for e in event.intent.entities]
         return cls(
+            delegates=dict(delegates),
             template=template,
             request=event.request.text,
             facts=facts,
@@ -46,6 +51,9 @@ def render(parts: PromptParts) -> list[ChatMessage]:
         system.append(f"Policy excerpts (cite them by their [id]):\n{excerpts}")
     if parts.facts:
         system.append("Facts from the customer's message: " + ", ".join(parts.facts))
+    if parts.delegates:
+        agents = "\n".join(f"- {name}: {about}" for name, about in parts.delegates.items())
+        system.append(f"Agents you may hand the request to (action delegate):\n{agents}")
     messages = [ChatMessage(role="system", content="\n\n".join(system))]
     for example in parts.template.examples[: parts.examples]:
         messages.append(ChatMessage(role="user", content=example.user))

@@ -9,7 +9,7 @@ from typing import Any
 
 from services.prompt_builder.assembly import PromptParts, fit
 from services.prompt_builder.templates import LoadedTemplate, TemplateStore, check_tools_exist
-from shared.agent import answer_option, output_schema, tool_call_option
+from shared.agent import answer_option, delegate_option, output_schema, tool_call_option
 from shared.config import ConduitSettings
 from shared.contracts import PromptMessage, PromptResult, StepEvent
 from shared.models.local_gguf import GgufTokenizer
@@ -31,8 +31,9 @@ class PromptStep:
     async def handle(self, event: StepEvent, call: StepCall) -> None:
         loaded = self._template(call)
         template = loaded.template
-        schema = self._schema(loaded, event)
-        parts = PromptParts.from_event(template, event)
+        delegates = _open_delegates(call, event)
+        schema = self._schema(loaded, event, list(delegates))
+        parts = PromptParts.from_event(template, event, delegates)
         messages, tokens, kept = await asyncio.to_thread(
             fit, parts, self._tokenizer.count_chat, template.max_prompt_tokens
         )
@@ -56,17 +57,32 @@ class PromptStep:
         except KeyError as exc:
             raise StepMisconfigured(f"{call.workflow}.{call.step_id}: {exc.args[0]}") from exc
 
-    def _schema(self, loaded: LoadedTemplate, event: StepEvent) -> dict[str, Any]:
+    def _schema(
+        self, loaded: LoadedTemplate, event: StepEvent, delegates: list[str]
+    ) -> dict[str, Any]:
         template = loaded.template
         sources = [c.source_id for c in event.retrieval.chunks]
         answer = answer_option(sources, max_chars=template.max_answer_chars)
+        handovers = [delegate_option(delegates)] if delegates else []
         if template.output == "answer":
-            return output_schema([], answer)
+            return output_schema(handovers, answer)
         offered = offerable_tools(self._catalog, template.tools, event)
         options = [tool_call_option(o.spec.name, o.json_schema()) for o in offered]
         pending = {o.spec.name for o in offered} & set(template.answer_when_done)
         may_answer = not pending
-        return output_schema(options, answer if may_answer else None)
+        return output_schema([*options, *handovers], answer if may_answer else None)
+
+
+def _open_delegates(call: StepCall, event: StepEvent) -> dict[str, str]:
+    """The agents (name: description) the model may hand the request to now: those the step
+    declares, while the request has handovers left, except agents it has already been to."""
+    declared = call.params.get("delegates") or {}
+    if not isinstance(declared, dict):
+        raise StepMisconfigured(f"{call.workflow}.{call.step_id}: params.delegates is a mapping")
+    if len(event.delegations) >= int(call.params.get("max_delegations", 0)):
+        return {}
+    visited = set(event.delegations)
+    return {str(name): str(about) for name, about in declared.items() if name not in visited}
 
 
 def build(settings: ConduitSettings) -> StepService:

@@ -1,10 +1,12 @@
-"""The model's structured output: either tool calls or a cited answer, as one JSON object.
+"""The model's structured output: tool calls, a cited answer, or a handover to another
+agent, as one JSON object.
 
 The prompt-builder sends the schema (built here) with the prompt; the inference service
 decodes under it and parses the result (also here), so both sides share one format:
 
     {"action": "call_tool", "tool": "lookup_invoice", "arguments": {"invoice_id": "INV-1001"}}
     {"action": "answer", "text": "Your refund ...", "sources": ["refund-policy#2"]}
+    {"action": "delegate", "agent": "billing"}
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 CALL_TOOL = "call_tool"
 ANSWER = "answer"
+DELEGATE = "delegate"
 # How a tool's result is shown to the model: "Result of <tool>: <JSON or error>".
 TOOL_RESULT_PREFIX = "Result of "
 
@@ -37,6 +40,7 @@ class AgentOutput:
     text: str = ""
     sources: Sequence[str] = ()
     tool_calls: Sequence[ParsedToolCall] = field(default_factory=tuple)
+    delegate_to: str = ""
 
 
 def tool_call_option(tool: str, arguments_schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,6 +52,16 @@ def tool_call_option(tool: str, arguments_schema: Mapping[str, Any]) -> dict[str
             "arguments": dict(arguments_schema),
         },
         "required": ["action", "tool", "arguments"],
+        "additionalProperties": False,
+    }
+
+
+def delegate_option(agents: Sequence[str]) -> dict[str, Any]:
+    """Hand the request to one of `agents` (a supervisor's choice, or a handoff)."""
+    return {
+        "type": "object",
+        "properties": {"action": {"const": DELEGATE}, "agent": {"enum": list(agents)}},
+        "required": ["action", "agent"],
         "additionalProperties": False,
     }
 
@@ -101,4 +115,9 @@ def parse_output(text: str) -> AgentOutput:
         if not isinstance(answer, str) or not isinstance(sources, list):
             raise MalformedOutput(f"answer lacks text or a source list: {data}")
         return AgentOutput(text=answer, sources=tuple(str(s) for s in sources))
+    if action == DELEGATE:
+        agent = data.get("agent")
+        if not isinstance(agent, str) or not agent:
+            raise MalformedOutput(f"a delegation names no agent: {data}")
+        return AgentOutput(delegate_to=agent)
     raise MalformedOutput(f"unknown action {action!r}")

@@ -24,12 +24,21 @@ def _describe(error: ValidationError) -> str:
 
 
 def load_yaml_model(path: Path, model: type[Model]) -> Model:
+    return validate_model(path, read_yaml(path), model)
+
+
+def read_yaml(path: Path) -> object:
+    """The data of a YAML file; `ConfigFileError` when it cannot be read or parsed."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigFileError(f"{path}: cannot read: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigFileError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def validate_model(path: Path, data: object, model: type[Model]) -> Model:
+    """`data` read from `path` as `model`; `ConfigFileError` naming the file and fields."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:

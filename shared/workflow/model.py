@@ -42,8 +42,15 @@ class Condition(_Strict):
     has_tool_calls: bool | None = None
     verdict: Literal["pass", "reject", "handoff"] | None = None
     tool_error: bool | None = None
-    # The request has an entity of this kind (an `email` token, an `order_id`...).
-    entity: str | None = None
+    # The request has entities of these kinds (an `email` token, an `order_id`...).
+    entity: str | list[str] | None = None
+    # The model handed the request to this agent (a supervisor's choice or a handoff).
+    delegate_to: str | None = None
+
+    def entities(self) -> list[str]:
+        if self.entity is None:
+            return []
+        return [self.entity] if isinstance(self.entity, str) else list(self.entity)
 
     def intents(self) -> list[str]:
         if self.intent is None:
@@ -80,6 +87,8 @@ class Step(_Strict):
 
 class Limits(_Strict):
     max_steps: int = Field(default=16, ge=1, le=200)
+    # Handovers between agents a request may take (supervisor choices and handoffs).
+    max_delegations: int = Field(default=2, ge=0, le=20)
 
 
 class Workflow(_Strict):

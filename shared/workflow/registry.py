@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.config.files import ConfigFileError, load_yaml_models
+from shared.config.files import ConfigFileError, read_yaml, validate_model
+from shared.workflow.agents import AgentCatalog, expand_agent_steps, load_agents
 from shared.workflow.model import WORKFLOW_PREFIX, Workflow
 
 ENTRY_WORKFLOW = "triage"
@@ -27,10 +28,23 @@ class WorkflowRegistry:
     sources: Mapping[str, Path] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, directory: Path, *, known_intents: Iterable[str] = ()) -> WorkflowRegistry:
+    def load(
+        cls,
+        directory: Path,
+        *,
+        known_intents: Iterable[str] = (),
+        agents: AgentCatalog | None = None,
+    ) -> WorkflowRegistry:
+        """Every workflow under `directory`, agent steps expanded with `agents` (default:
+        the `agents.yaml` beside the directory)."""
+        if not directory.is_dir():
+            raise ConfigFileError(f"{directory}: directory not found")
+        agents = agents if agents is not None else load_agents(directory.parent)
         by_name: dict[str, Workflow] = {}
         sources: dict[str, Path] = {}
-        for path, workflow in load_yaml_models(directory, Workflow).items():
+        for path in sorted(directory.rglob("*.yaml")):
+            raw = expand_agent_steps(read_yaml(path), agents, path)
+            workflow = validate_model(path, raw, Workflow)
             if workflow.name in by_name:
                 raise ConfigFileError(
                     f"{path}: name: workflow {workflow.name!r} is already defined in "

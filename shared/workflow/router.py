@@ -113,7 +113,10 @@ def matches(condition: Condition, event: StepEvent, step: Step) -> bool:
         failed = any(not x.ok for x in event.tool_exchanges if x.at_step == this_round)
         checks.append(failed == condition.tool_error)
     if condition.entity is not None:
-        checks.append(any(e.kind == condition.entity for e in event.intent.entities))
+        kinds = {e.kind for e in event.intent.entities}
+        checks.append(set(condition.entities()) <= kinds)
+    if condition.delegate_to is not None:
+        checks.append(event.model_output.delegate_to == condition.delegate_to)
     return all(checks)
 
 

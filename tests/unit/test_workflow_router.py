@@ -91,9 +91,13 @@ def _triage(**steps: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_real_workflows_load_with_the_known_intents(registry: WorkflowRegistry) -> None:
-    assert set(registry.workflows) == {"triage", "refund", "order_status", "product_question"}, (
-        "config/workflows should define the entry workflow and the three intent workflows"
-    )
+    assert set(registry.workflows) == {
+        "triage",
+        "refund",
+        "order_status",
+        "product_question",
+        "support_desk",
+    }, "config/workflows should define the entry, the three intent workflows and the desk"
 
 
 def test_an_empty_position_locates_the_entry_workflows_start(registry: WorkflowRegistry) -> None:

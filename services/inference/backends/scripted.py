@@ -4,6 +4,7 @@ It answers through the real backend interface so orchestration (routing, tools,
 budgets, guardrails) can be tested and timed without model noise:
 - offered tool calls (a `oneOf` schema): it takes the first tool option and the first
   allowed value of each argument;
+- else, offered a handover to other agents: it hands the request to the first one;
 - otherwise it answers, citing the first allowed source, with a sentence built from
   the most recent tool result in the chat.
 It streams its text word by word (each piece is a word with the whitespace before it).
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.inference.backends.base import DeltaSink, Generation, GenerationRequest
-from shared.agent import ANSWER, CALL_TOOL, TOOL_RESULT_PREFIX
+from shared.agent import ANSWER, CALL_TOOL, DELEGATE, TOOL_RESULT_PREFIX
 
 SCRIPTED_MODEL = "scripted-deterministic"
 _WORD_PIECE = re.compile(r"\s*\S+|\s+$")
@@ -61,6 +62,11 @@ class ScriptedBackend:
                 }
                 tool = properties["tool"]["const"]
                 return json.dumps({"action": CALL_TOOL, "tool": tool, "arguments": arguments})
+        for option in options:
+            properties = option.get("properties", {})
+            if properties.get("action", {}).get("const") == DELEGATE:
+                agent = properties["agent"]["enum"][0]
+                return json.dumps({"action": DELEGATE, "agent": agent})
         answer_props = options[-1].get("properties", {})
         sources = answer_props.get("sources", {}).get("items", {}).get("enum", [])[:1]
         return json.dumps({"action": ANSWER, "text": self._sentence(request), "sources": sources})

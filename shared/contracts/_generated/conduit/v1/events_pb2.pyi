@@ -262,7 +262,7 @@ class ToolCall(_message.Message):
     def __init__(self, call_id: _Optional[str] = ..., tool: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
 
 class ModelOutput(_message.Message):
-    __slots__ = ("model", "text", "tool_calls", "sources", "finish_reason", "input_tokens", "output_tokens", "cost_usd", "route", "models_tried", "cached")
+    __slots__ = ("model", "text", "tool_calls", "sources", "finish_reason", "input_tokens", "output_tokens", "cost_usd", "route", "models_tried", "cached", "delegate_to")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +274,7 @@ class ModelOutput(_message.Message):
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     MODELS_TRIED_FIELD_NUMBER: _ClassVar[int]
     CACHED_FIELD_NUMBER: _ClassVar[int]
+    DELEGATE_TO_FIELD_NUMBER: _ClassVar[int]
     model: str
     text: str
     tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCall]
@@ -285,7 +286,8 @@ class ModelOutput(_message.Message):
     route: str
     models_tried: _containers.RepeatedScalarFieldContainer[str]
     cached: bool
-    def __init__(self, model: _Optional[str] = ..., text: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., sources: _Optional[_Iterable[str]] = ..., finish_reason: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., route: _Optional[str] = ..., models_tried: _Optional[_Iterable[str]] = ..., cached: _Optional[bool] = ...) -> None: ...
+    delegate_to: str
+    def __init__(self, model: _Optional[str] = ..., text: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., sources: _Optional[_Iterable[str]] = ..., finish_reason: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., route: _Optional[str] = ..., models_tried: _Optional[_Iterable[str]] = ..., cached: _Optional[bool] = ..., delegate_to: _Optional[str] = ...) -> None: ...
 
 class ToolError(_message.Message):
     __slots__ = ("code", "message")
@@ -330,7 +332,7 @@ class StepRecord(_message.Message):
     def __init__(self, service: _Optional[str] = ..., step: _Optional[str] = ..., started_unix_us: _Optional[int] = ..., duration_us: _Optional[int] = ..., tokens: _Optional[int] = ..., outcome: _Optional[str] = ...) -> None: ...
 
 class StepEvent(_message.Message):
-    __slots__ = ("envelope", "request", "input_guard", "intent", "retrieval", "prompt", "model_output", "tool_exchanges", "output_guard", "steps")
+    __slots__ = ("envelope", "request", "input_guard", "intent", "retrieval", "prompt", "model_output", "tool_exchanges", "output_guard", "steps", "delegations")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     INPUT_GUARD_FIELD_NUMBER: _ClassVar[int]
@@ -341,6 +343,7 @@ class StepEvent(_message.Message):
     TOOL_EXCHANGES_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_GUARD_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    DELEGATIONS_FIELD_NUMBER: _ClassVar[int]
     envelope: Envelope
     request: UserRequest
     input_guard: GuardrailReport
@@ -351,7 +354,8 @@ class StepEvent(_message.Message):
     tool_exchanges: _containers.RepeatedCompositeFieldContainer[ToolExchange]
     output_guard: GuardrailReport
     steps: _containers.RepeatedCompositeFieldContainer[StepRecord]
-    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., request: _Optional[_Union[UserRequest, _Mapping]] = ..., input_guard: _Optional[_Union[GuardrailReport, _Mapping]] = ..., intent: _Optional[_Union[IntentResult, _Mapping]] = ..., retrieval: _Optional[_Union[RetrievalResult, _Mapping]] = ..., prompt: _Optional[_Union[PromptResult, _Mapping]] = ..., model_output: _Optional[_Union[ModelOutput, _Mapping]] = ..., tool_exchanges: _Optional[_Iterable[_Union[ToolExchange, _Mapping]]] = ..., output_guard: _Optional[_Union[GuardrailReport, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[StepRecord, _Mapping]]] = ...) -> None: ...
+    delegations: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., request: _Optional[_Union[UserRequest, _Mapping]] = ..., input_guard: _Optional[_Union[GuardrailReport, _Mapping]] = ..., intent: _Optional[_Union[IntentResult, _Mapping]] = ..., retrieval: _Optional[_Union[RetrievalResult, _Mapping]] = ..., prompt: _Optional[_Union[PromptResult, _Mapping]] = ..., model_output: _Optional[_Union[ModelOutput, _Mapping]] = ..., tool_exchanges: _Optional[_Iterable[_Union[ToolExchange, _Mapping]]] = ..., output_guard: _Optional[_Union[GuardrailReport, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[StepRecord, _Mapping]]] = ..., delegations: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Error(_message.Message):
     __slots__ = ("code", "message", "service", "step")

@@ -1,0 +1,40 @@
+"""Multi-agent over the real Kafka broker, six service processes, scripted stand-in model:
+a message about an invoice and an order goes to the support desk's supervisor, whose model
+hands it to the billing agent; billing refunds, then hands the request (with everything it
+gathered) to the orders agent, who answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conduit.stack import ServiceProcesses
+from shared.client import ConduitClient
+from tests.e2e.conftest import STARTUP_TIMEOUT_S, describe, load_knowledge, payments_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(300)]
+
+MESSAGE = "My order ORD-5001 arrived, but invoice INV-1001 charged me twice. Refund it please."
+
+
+async def test_the_supervisor_hands_to_billing_which_hands_on_to_orders_with_its_context(
+    stack: ServiceProcesses, client: ConduitClient, tmp_path: Path
+) -> None:
+    await load_knowledge(client, tmp_path)
+
+    response = await client.ask(MESSAGE, session_id="e2e-desk", timeout_s=STARTUP_TIMEOUT_S)
+
+    assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
+    steps = [record.step for record in response.steps]
+    visited = [s for s in steps if s in ("desk.decide", "billing.decide", "orders.decide")]
+    assert visited[0] == "desk.decide", f"the supervisor must choose first: {steps}"
+    assert visited.index("billing.decide") < visited.index("orders.decide"), (
+        f"billing must hand over to orders: {steps}"
+    )
+    tools = [x.call.tool for x in response.tool_exchanges]
+    assert tools == ["lookup_invoice", "check_refund_policy", "issue_refund", "lookup_order"], (
+        f"the orders agent must continue with the billing agent's context: {tools}"
+    )
+    assert "ORD-5001" in response.answer.text, response.answer.text
+    assert len(payments_for(tmp_path, "INV-1001")) == 1, "the refund must be paid exactly once"
