@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup torch demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference bench-gpu bench-engine soak up kafka jaeger weaviate redis openapi bench-gateway bench-injection
+.PHONY: setup torch demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference bench-gpu bench-engine soak up kafka jaeger weaviate redis openapi bench-gateway bench-injection postgres bench-memory bench-tools mcp-tools
 
 setup:
 	@scripts/setup.sh
@@ -24,10 +24,14 @@ weaviate:
 redis:
 	@scripts/install-redis.sh >/dev/null
 
+# Debian's postgresql (memory store tests); installs the package when missing (root).
+postgres:
+	@scripts/install-postgres.sh >/dev/null
+
 demo: setup
 	@$(PYTHON) -m conduit demo
 
-test: setup torch kafka jaeger weaviate redis
+test: setup torch kafka jaeger weaviate redis postgres
 	$(PYTHON) scripts/gen_proto.py --check
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy shared services conduit benchmarks tests
@@ -70,11 +74,22 @@ bench-gpu: setup torch kafka
 bench-engine: setup torch
 	$(PYTHON) -m benchmarks.batching_engine
 
+# Latency each tool kind adds (python, http, mcp stdio, mcp streamable HTTP).
+bench-tools: setup
+	$(PYTHON) -m benchmarks.tools
+
+# Rewrites config/mcp_tools.yaml from the MCP servers of config/mcp_servers.yaml.
+mcp-tools: setup
+	$(PYTHON) -m services.tool_executor.mcp_listing config
+
 bench-injection: setup
 	$(PYTHON) -m benchmarks.injection
 
 bench-gateway: setup kafka
 	$(PYTHON) -m benchmarks.gateway
+
+bench-memory: setup redis postgres
+	$(PYTHON) -m benchmarks.memory
 
 soak: setup kafka
 	$(PYTHON) -m benchmarks.soak

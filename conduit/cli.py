@@ -9,9 +9,10 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from conduit import audit, deadletters, demo
+from conduit import approvals, audit, deadletters, demo, handoffs
 from conduit.dry_run import route_message
 from conduit.embedded import EmbeddedConduit
 from conduit.report import render_response
@@ -19,7 +20,7 @@ from conduit.stack import ServiceProcesses
 from conduit.streaming import StreamPrinter
 from conduit.validate import validate_config
 from conduit.waterfall import render, request_spans, spans_from_file, spans_from_jaeger
-from services.catalog import GATEWAY, SERVICE_NAMES, factory, module_for
+from services.catalog import APPROVALS, GATEWAY, SERVICE_NAMES, factory, module_for
 from services.retrieval.knowledge import document_events_from_dir
 from shared.bus import Topics
 from shared.client import ConduitClient
@@ -42,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--role", action="append", dest="roles", help="repeatable; default customer")
     ask.add_argument("--timeout", type=float, default=120.0)
     up = commands.add_parser("up", help="run a service, the Kafka broker, or the whole stack")
-    up.add_argument("target", choices=[*SERVICE_NAMES, GATEWAY, "kafka", "all"])
+    up.add_argument("target", choices=[*SERVICE_NAMES, GATEWAY, APPROVALS, "kafka", "all"])
     ingest = commands.add_parser("ingest", help="publish a folder of documents for retrieval")
     ingest.add_argument("directory", type=Path)
     ingest.add_argument("--tenant", default="default")
@@ -82,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     dlq_republish.add_argument("--force", action="store_true", help="even if done before")
     for dlq_command in (dlq_list, dlq_show, dlq_republish):
         dlq_command.add_argument("--json", action="store_true", help="JSON for scripts")
+    approvals.add_parser(commands)
+    handoffs.add_parser(commands)
     audit_query = commands.add_parser("audit", help="query the audit trail (Kafka), as a table")
     audit_query.add_argument("--request", default=None, help="only this request id")
     audit_query.add_argument("--tenant", default=None, help="only this tenant")
@@ -91,10 +94,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that read or write Kafka and report how it went as the exit status.
+_STATUS_COMMANDS: dict[str, Callable[[ConduitSettings, argparse.Namespace], int]] = {
+    "dlq": deadletters.run_command,
+    "approvals": approvals.run_command,
+    "handoff": handoffs.run_command,
+    "audit": audit.run_command,
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     settings = ConduitSettings()
-    if args.command == "demo":
+    if args.command in _STATUS_COMMANDS:
+        status = _STATUS_COMMANDS[args.command](settings, args)
+        if status:
+            sys.exit(status)
+    elif args.command == "demo":
         demo.main()
     elif args.command == "ask":
         response = asyncio.run(_ask(settings, args))
@@ -112,19 +128,15 @@ def main(argv: list[str] | None = None) -> None:
         roles = args.roles or ["customer"]
         print(route_message(settings, args.text, tenant_id=args.tenant, roles=roles))
     elif args.command == "pii-vault-keys":
-        keys = VaultKeys.generate()
-        print("# the edge (gateway, CLI) and every service:")
-        print(f"CONDUIT_PII_VAULT_PUBLIC_KEY={keys.public_text()}")
-        print("# the tool-executor only, as a secret:")
-        print(f"CONDUIT_TOOL_EXECUTOR_PII_VAULT_PRIVATE_KEY={keys.private_text()}")
-    elif args.command == "dlq":
-        status = deadletters.run_command(settings, args)
-        if status:
-            sys.exit(status)
-    elif args.command == "audit":
-        status = audit.run_command(settings, args)
-        if status:
-            sys.exit(status)
+        _print_vault_keys()
+
+
+def _print_vault_keys() -> None:
+    keys = VaultKeys.generate()
+    print("# the edge (gateway, CLI) and every service:")
+    print(f"CONDUIT_PII_VAULT_PUBLIC_KEY={keys.public_text()}")
+    print("# the tool-executor only, as a secret:")
+    print(f"CONDUIT_TOOL_EXECUTOR_PII_VAULT_PRIVATE_KEY={keys.private_text()}")
 
 
 def _trace(settings: ConduitSettings, args: argparse.Namespace) -> str:
@@ -187,8 +199,8 @@ def _up(settings: ConduitSettings, target: str) -> None:
     if target in SERVICE_NAMES:
         run_service(factory(target))
         return
-    if target == GATEWAY:
-        runpy.run_module(module_for(GATEWAY), run_name="__main__")
+    if target in (GATEWAY, APPROVALS):
+        runpy.run_module(module_for(target), run_name="__main__")
         return
     with KafkaServer() as kafka:
         print(
@@ -203,8 +215,9 @@ def _up(settings: ConduitSettings, target: str) -> None:
             )
             stack.start_all()
             stack.start(GATEWAY)
+            stack.start(APPROVALS)
             print(
-                f"services started: {', '.join(SERVICE_NAMES)}, {GATEWAY}; logs in "
+                f"services started: {', '.join(SERVICE_NAMES)}, {GATEWAY}, {APPROVALS}; logs in "
                 f"{settings.data_dir / 'stack' / 'logs'}",
                 flush=True,
             )

@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from google.protobuf import text_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from shared.bus import Topics
 from shared.config import ConduitSettings
@@ -584,3 +584,15 @@ def one_line(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     flat = "".join(char if char.isprintable() else "?" for char in flat)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+ProtoMessage = TypeVar("ProtoMessage", bound=Message)
+
+
+def parsed_or_none(empty: ProtoMessage, value: bytes | None) -> ProtoMessage | None:
+    """`value` parsed into `empty`, or None when it is not that message."""
+    try:
+        empty.ParseFromString(value or b"")
+    except DecodeError:
+        return None
+    return empty

@@ -15,6 +15,8 @@ def outcome_of(response: Response) -> str:
         return f"handoff ({response.handoff.reason})"
     if kind == "error":
         return f"error {ErrorCode.Name(response.error.code)}: {response.error.message}"
+    if kind == "pending":
+        return f"pending approval {response.pending.approval_id} ({response.pending.tool})"
     return "no outcome"
 
 

@@ -1,8 +1,8 @@
 """The one list of services, and where each one's `build` lives.
 
 Names come from the workflow vocabulary (`shared.workflow.model.SERVICE_NAMES`); the
-module of service `tool-executor` is `services.tool_executor`. The gateway is a process of
-its own but no step service: the runtime subscribes it to nothing, and it has no `build`.
+module of service `tool-executor` is `services.tool_executor`. The gateway and the
+approvals desk are processes of their own but no step services: no workflow step names them.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import importlib
 from shared.runtime import ServiceFactory
 from shared.workflow.model import SERVICE_NAMES
 
-__all__ = ["GATEWAY", "PROCESS_NAMES", "SERVICE_NAMES", "factory", "module_for"]
+__all__ = ["APPROVALS", "GATEWAY", "PROCESS_NAMES", "SERVICE_NAMES", "factory", "module_for"]
 
 GATEWAY = "gateway"
-# What `conduit.stack.ServiceProcesses` can start: the step services and the gateway.
-PROCESS_NAMES: tuple[str, ...] = (*SERVICE_NAMES, GATEWAY)
+APPROVALS = "approvals"
+# What `conduit.stack.ServiceProcesses` can start: the step services, the gateway and the
+# approvals desk.
+PROCESS_NAMES: tuple[str, ...] = (*SERVICE_NAMES, GATEWAY, APPROVALS)
 
 
 def module_for(name: str) -> str:

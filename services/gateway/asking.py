@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from services.gateway.auth import Authenticator, Caller
 from services.gateway.errors import BadRequest, NotReady, TooLarge
-from services.gateway.history import ConversationStore, StoredTurn
 from services.gateway.limits import Admission, LocalAdmission
 from services.gateway.settings import GatewaySettings
 from shared.bus import Bus, Topics
@@ -35,6 +34,7 @@ from shared.contracts import (
     new_envelope,
     new_id,
 )
+from shared.memory import MemoryStore, MemoryUnavailable, StoredTurn
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Gateway:
         topics: Topics,
         *,
         authenticator: Authenticator,
-        history: ConversationStore,
+        history: MemoryStore,
         settings: GatewaySettings,
         admission: Admission | None = None,
         principal_key: bytes | None = None,
@@ -197,9 +197,13 @@ class Gateway:
         return response
 
     async def _stored_history(self, caller: Caller, session_id: str) -> list[Turn]:
-        turns = await self.history.turns(
-            caller.tenant_id, session_id, last=self.settings.history_turns
-        )
+        try:
+            turns = await self.history.turns(
+                caller.tenant_id, session_id, last=self.settings.history_turns
+            )
+        except MemoryUnavailable as exc:
+            # Asking without the conversation so far would answer out of context: refuse.
+            raise NotReady(f"conversation history unavailable: {exc.reason}") from exc
         return [Turn(role=t.role, content=t.content) for t in turns]
 
     async def _remember(self, event: StepEvent, response: Response) -> None:
@@ -207,18 +211,28 @@ class Gateway:
         if not reply:
             return
         envelope = event.envelope
-        await self.history.append(
-            envelope.tenant_id,
-            envelope.session_id,
-            envelope.request_id,
-            [Turn(role="user", content=event.request.text), Turn(role="assistant", content=reply)],
-        )
+        try:
+            await self.history.append_turns(
+                envelope.tenant_id,
+                envelope.session_id,
+                envelope.request_id,
+                [
+                    Turn(role="user", content=event.request.text),
+                    Turn(role="assistant", content=reply),
+                ],
+            )
+        except MemoryUnavailable:
+            # The caller still gets the answer; only the next ask lacks this exchange.
+            log.warning("history not stored (request %s)", envelope.request_id, exc_info=True)
 
     async def session_history(self, caller: Caller, session_id: str) -> list[StoredTurn]:
         """The caller's tenant's turns of `session_id` (another tenant's session is empty)."""
         if not SESSION_ID_PATTERN.match(session_id):
             raise BadRequest(f"session_id must match {SESSION_ID_PATTERN.pattern}")
-        return await self.history.turns(caller.tenant_id, session_id)
+        try:
+            return await self.history.turns(caller.tenant_id, session_id)
+        except MemoryUnavailable as exc:
+            raise NotReady(f"conversation history unavailable: {exc.reason}") from exc
 
 
 def _gateway_error(event: StepEvent, code: ErrorCode, message: str) -> Response:

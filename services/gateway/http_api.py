@@ -39,7 +39,8 @@ _STATUS_BY_ERROR = {
     ErrorCode.ERROR_CODE_DEPENDENCY_UNAVAILABLE: 503,
     ErrorCode.ERROR_CODE_DEADLINE_EXCEEDED: 504,
 }
-Outcome = Literal["answer", "error", "handoff"]
+Outcome = Literal["answer", "error", "handoff", "pending"]
+_ACCEPTED = 202
 _BAD_GATEWAY = 502  # the pipeline failed on its side: model output, steps, internal
 
 
@@ -115,8 +116,18 @@ class HandoffBody(BaseModel):
     message: str
 
 
+class PendingBody(BaseModel):
+    """A tool call of the request waits for a person's approval (answered 202); the final
+    response follows their decision."""
+
+    approval_id: str
+    tool: str
+    expires_at_unix_ms: int
+    message: str
+
+
 class AskResponse(BaseModel):
-    """The terminal response of a request; exactly one of answer, error, handoff is set."""
+    """The response of a request; exactly one of answer, error, handoff, pending is set."""
 
     request_id: str
     session_id: str
@@ -128,17 +139,13 @@ class AskResponse(BaseModel):
     answer: AnswerBody | None = None
     error: ErrorBody | None = None
     handoff: HandoffBody | None = None
+    pending: PendingBody | None = None
 
     @classmethod
     def of(cls, response: Response) -> "AskResponse":
         envelope = response.envelope
-        outcome: Outcome = (
-            "answer"
-            if response.HasField("answer")
-            else "handoff"
-            if response.HasField("handoff")
-            else "error"
-        )
+        kind = response.WhichOneof("outcome")
+        outcome: Outcome = kind if kind in ("answer", "handoff", "pending") else "error"
         return cls(
             request_id=envelope.request_id,
             session_id=envelope.session_id,
@@ -164,6 +171,14 @@ class AskResponse(BaseModel):
                 message=response.handoff.message,
             )
             if outcome == "handoff"
+            else None,
+            pending=PendingBody(
+                approval_id=response.pending.approval_id,
+                tool=response.pending.tool,
+                expires_at_unix_ms=response.pending.expires_at_unix_ms,
+                message=response.pending.message,
+            )
+            if outcome == "pending"
             else None,
         )
 
@@ -200,6 +215,8 @@ def error_code_name(code: ErrorCode) -> str:
 
 
 def http_status(response: Response) -> int:
+    if response.HasField("pending"):
+        return _ACCEPTED
     if not response.HasField("error"):
         return 200
     return _STATUS_BY_ERROR.get(response.error.code, _BAD_GATEWAY)
@@ -271,7 +288,14 @@ _ENDED = _described(
         429: "Over a rate, concurrency (Retry-After) or daily budget limit",
         503: "Not connected to the bus yet, or a dependency of the pipeline is down",
     },
-) | _described(AskResponse, {502: "The pipeline failed", 504: "No answer within the deadline"})
+) | _described(
+    AskResponse,
+    {
+        202: "A tool call awaits a person's approval (`pending`); the answer follows later",
+        502: "The pipeline failed",
+        504: "No answer within the deadline",
+    },
+)
 
 
 class BodySizeLimit:

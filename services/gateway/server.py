@@ -17,13 +17,13 @@ from redis.asyncio import Redis
 from services.gateway.asking import Gateway
 from services.gateway.auth import Authenticator, JwtVerifier, load_api_keys
 from services.gateway.grpc_api import grpc_server
-from services.gateway.history import ConversationStore
 from services.gateway.http_api import create_app
 from services.gateway.limits import Admission, LocalAdmission
 from services.gateway.redis_limits import RedisAdmission
 from services.gateway.settings import GatewaySettings
 from shared.bus import Topics
 from shared.config import ConduitSettings
+from shared.memory import open_memory
 from shared.runtime import make_bus
 from shared.runtime.host import stop_when_orphaned
 from shared.telemetry import configure_logging, configure_tracing
@@ -60,7 +60,7 @@ def build_gateway(settings: ConduitSettings, gateway_settings: GatewaySettings) 
         make_bus(settings, client_id=SERVICE_NAME),
         Topics(settings.topic_prefix),
         authenticator=Authenticator(keys, verifier),
-        history=ConversationStore(settings.data_dir / SERVICE_NAME / "history.sqlite3"),
+        history=open_memory(settings),
         settings=gateway_settings,
         admission=admission_for(gateway_settings),
         principal_key=settings.principal_key_bytes(),

@@ -1,4 +1,5 @@
-"""Entity extraction by regular expressions: invoice and order ids, money amounts, and the
+"""Entity extraction by regular expressions: invoice and order ids, money amounts, the
+service an alert names (`service=payments`, `service: payments`), and the
 vault tokens the edge put in place of personal data (an `email` entity is a token such as
 [EMAIL#3f9a2c1b5d7e], never the address: see shared.pii.tokens).
 
@@ -16,6 +17,11 @@ from shared.text import find_money
 _ID_SUFFIX = r"(?:\s*(?:#|no\.?|num(?:ber)?\.?|id)\s*:?)?\s*[-#:]?\s*(?P<number>\d{3,})\b"
 _INVOICE = re.compile(r"\binv(?:oice)?" + _ID_SUFFIX, re.IGNORECASE)
 _ORDER = re.compile(r"\bord(?:er)?" + _ID_SUFFIX, re.IGNORECASE)
+# Only the key-value form monitoring alerts use: "the payments service" names no entity,
+# so prose cannot steer an IT tool to a service the alert did not name.
+_SERVICE = re.compile(
+    r"\bservice\s*[=:]\s*(?P<name>[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?)\b", re.IGNORECASE
+)
 
 
 def extract_entities(text: str) -> list[Entity]:
@@ -29,6 +35,8 @@ def extract_entities(text: str) -> list[Entity]:
         found.append((match.start(), "invoice_id", f"INV-{match['number']}"))
     for match in _ORDER.finditer(text):
         found.append((match.start(), "order_id", f"ORD-{match['number']}"))
+    for match in _SERVICE.finditer(text):
+        found.append((match.start(), "service", match["name"].lower()))
     for match in TOKEN_PATTERN.finditer(text):
         token = Token.parse(match.group())
         if token is not None:

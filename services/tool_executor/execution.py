@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from services.tool_executor.business import (
+    JsonObject,
     RefundPolicy,
     ToolContext,
     ToolFailure,
@@ -28,6 +29,14 @@ from shared.runtime import InvalidArguments
 
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 PII_VAULT_UNAVAILABLE = "PII_VAULT_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A call the ledger now holds as pending, with its arguments as the tool must get them
+    (vault tokens revealed)."""
+
+    arguments: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,24 @@ class CallRunner:
 
     def run(self, checked: CheckedCall, key: str, scope: CallScope) -> tuple[Outcome, bool]:
         """The call's outcome, and whether it was replayed from the ledger."""
+        claimed = self.claim(checked, key, scope)
+        if not isinstance(claimed, Claimed):
+            return claimed
+        context = ToolContext(db=self._db, refund_policy=self._policy, idempotency_key=key)
+        try:
+            result = self._handlers[checked.spec.name](context, **claimed.arguments)
+        except ToolFailure as failure:
+            return self.finish(key, scope.tenant_id, failure), False
+        return self.finish(key, scope.tenant_id, result), False
+
+    def claim(
+        self, checked: CheckedCall, key: str, scope: CallScope
+    ) -> Claimed | tuple[Outcome, bool]:
+        """`Claimed` when the call is to run now (the ledger holds it as pending), else the
+        outcome it already has and whether that is a replay.
+
+        For tools that run outside the process: claim, await the call, then `finish`.
+        """
         if self._vault is not None and scope.sealed_values:
             self._vault.admit(scope.tenant_id, scope.sealed_values)
         tool = checked.spec.name
@@ -101,18 +128,21 @@ class CallRunner:
                 )
                 self._ledger.complete(key, unknown)
                 return unknown, False
-        outcome = self._execute(checked, key, scope.tenant_id)
-        self._ledger.complete(key, outcome)
-        return outcome, False
-
-    def _execute(self, checked: CheckedCall, key: str, tenant_id: str) -> Outcome:
-        context = ToolContext(db=self._db, refund_policy=self._policy, idempotency_key=key)
         try:
-            arguments = self._reveal(checked, tenant_id)
-            result = self._handlers[checked.spec.name](context, **arguments)
+            return Claimed(self._reveal(checked, scope.tenant_id))
         except ToolFailure as failure:
-            message = self._conceal(tenant_id, failure.message)
-            return Outcome(ok=False, error_code=failure.code, error_message=message)
+            return self.finish(key, scope.tenant_id, failure), False
+
+    def finish(self, key: str, tenant_id: str, result: JsonObject | ToolFailure) -> Outcome:
+        """Records a claimed call's result or failure, personal data concealed."""
+        outcome = self._outcome(tenant_id, result)
+        self._ledger.complete(key, outcome)
+        return outcome
+
+    def _outcome(self, tenant_id: str, result: JsonObject | ToolFailure) -> Outcome:
+        if isinstance(result, ToolFailure):
+            message = self._conceal(tenant_id, result.message)
+            return Outcome(ok=False, error_code=result.code, error_message=message)
         concealed = self._conceal(tenant_id, result)
         return Outcome(ok=True, result_json=json.dumps(concealed, ensure_ascii=False))
 

@@ -19,12 +19,16 @@ HANDLER_MODULES: Mapping[str, ModuleType] = {"billing": billing, "orders": order
 
 
 def resolve_handlers(catalog: ToolCatalog, source: Path) -> dict[str, Handler]:
-    """Each tool's handler; `ConfigFileError` naming `source` when one is not allowed."""
-    return {name: _resolve(spec, source) for name, spec in catalog.tools.items()}
+    """Each `python` tool's handler; `ConfigFileError` naming `source` when one is not allowed."""
+    return {
+        name: _resolve(spec, source)
+        for name, spec in catalog.tools.items()
+        if spec.kind == "python"
+    }
 
 
 def _resolve(spec: ToolSpec, source: Path) -> Handler:
-    module_name, function_name = spec.handler.split(".")
+    module_name, function_name = str(spec.handler).split(".")
     module = HANDLER_MODULES.get(module_name)
     if module is None or function_name not in module.__all__:
         allowed = ", ".join(

@@ -4,34 +4,51 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
 
 from opentelemetry.trace import SpanKind
 
-from services.tool_executor.business import REFUND_POLICY_FILE, RefundPolicy
+from services.tool_executor.approvals import approval_request, decision_of, refusal
+from services.tool_executor.business import (
+    REFUND_POLICY_FILE,
+    JsonObject,
+    RefundPolicy,
+    ToolFailure,
+)
 from services.tool_executor.calls import CheckedCall, bind_fixed_call, check_call, step_params
-from services.tool_executor.execution import CallRunner, CallScope
+from services.tool_executor.execution import CallRunner, CallScope, Claimed
 from services.tool_executor.handlers import resolve_handlers
+from services.tool_executor.http_tools import HttpTools
 from services.tool_executor.ledger import Outcome
+from services.tool_executor.mcp_tools import McpTools
 from services.tool_executor.settings import ToolExecutorSettings, ledger_path, vault_path
 from shared.config import ConduitSettings, load_yaml_model
 from shared.contracts import StepEvent, ToolCall, ToolError, ToolExchange
 from shared.runtime import StepCall, StepService, ToolNotAllowed
+from shared.runtime.approvals import AwaitingApproval
 from shared.runtime.audit import AUTHORIZATION, TOOL_CALL
 from shared.telemetry import tracer
 from shared.telemetry.metrics import TOOL_CALLS
 from shared.tools import (
     TOOLS_FILE,
     ToolCatalog,
+    ToolSpec,
     load_tool_catalog,
     requirement_failures,
     unbound_arguments,
 )
+from shared.tools.mcp import MCP_TOOLS_FILE, ListedTool, load_mcp_listing, load_mcp_servers
 
 SERVICE_NAME = "tool-executor"
 DEMO_SEED_FILE = "demo/business.sql"
 PRECONDITION_FAILED = "PRECONDITION_FAILED"
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def idempotency_key(event: StepEvent, step: StepCall, call_id: str) -> str:
@@ -48,15 +65,59 @@ class ToolExecutor:
     run in order until one fails, each gated by its requirements and bound values.
     """
 
-    def __init__(self, *, catalog: ToolCatalog, open_runner: Callable[[], CallRunner]) -> None:
+    def __init__(
+        self,
+        *,
+        catalog: ToolCatalog,
+        open_runner: Callable[[], CallRunner],
+        http: HttpTools | None = None,
+        mcp: McpTools | None = None,
+        config_dir: Path | None = None,
+    ) -> None:
         self._catalog = catalog
         self._open_runner = open_runner
         self._runner: CallRunner | None = None
+        self._http = http or HttpTools()
+        self._mcp = mcp or McpTools({}, checkout=Path.cwd())
+        self._config_dir = config_dir
         # One thread owns every SQLite connection, and keeps the event loop free.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=SERVICE_NAME)
 
+    @property
+    def catalog(self) -> ToolCatalog:
+        return self._catalog
+
     def warm_up(self) -> None:
         self._worker.submit(self._runner_on_worker).result()
+
+    async def open(self) -> None:
+        """Lists every MCP server's tools into the catalog; a server that cannot be reached
+        keeps the tools of the kept listing, whose calls fail until it is back."""
+        listing = await self._mcp.list_all()
+        if listing and self._config_dir is not None:
+            # Reading the config files: off the event loop.
+            self._catalog = await asyncio.to_thread(self._listed_catalog, self._config_dir, listing)
+
+    def _listed_catalog(
+        self, config_dir: Path, listing: dict[str, list[ListedTool]]
+    ) -> ToolCatalog:
+        kept = load_mcp_listing(config_dir).servers
+        for server, tools in listing.items():
+            if kept.get(server) != tools:
+                log.warning(
+                    "MCP server %s lists other tools than %s keeps; `make mcp-tools` updates it",
+                    server,
+                    config_dir / MCP_TOOLS_FILE,
+                )
+        try:
+            return load_tool_catalog(config_dir, mcp_listing={**kept, **listing})
+        except ValueError as exc:
+            log.error("MCP tools not listed into the catalog: %s", exc)
+            return self._catalog
+
+    async def close(self) -> None:
+        await self._http.close()
+        await self._mcp.close()
 
     async def handle(self, event: StepEvent, step: StepCall) -> None:
         params = step_params(step)
@@ -116,15 +177,47 @@ class ToolExecutor:
         if failures:
             return _exchange(event, step, item.call, _precondition_failed(failures))
         key = idempotency_key(event, step, item.call.call_id)
+        if item.spec.approval is not None:
+            decided = decision_of(event, key)
+            if decided is None:
+                # Parks the request as it came to this step; earlier calls replay on resume.
+                raise AwaitingApproval(approval_request(event, item, key))
+            refused = refusal(decided, item.spec.name)
+            if refused is not None:
+                return _exchange(event, step, item.call, refused)
         scope = CallScope(event.envelope.tenant_id, list(event.request.sealed_values))
-        loop = asyncio.get_running_loop()
-        outcome, replayed = await loop.run_in_executor(
-            self._worker, functools.partial(self._run_on_worker, item, key, scope)
-        )
+        if item.spec.kind == "python":
+            outcome, replayed = await self._on_worker(lambda r: r.run(item, key, scope))
+        else:
+            outcome, replayed = await self._run_remote(item, key, scope)
         return _exchange(event, step, item.call, outcome, replayed=replayed)
 
-    def _run_on_worker(self, item: CheckedCall, key: str, scope: CallScope) -> tuple[Outcome, bool]:
-        return self._runner_on_worker().run(item, key, scope)
+    async def _run_remote(
+        self, item: CheckedCall, key: str, scope: CallScope
+    ) -> tuple[Outcome, bool]:
+        """Claimed and completed in the ledger on the worker; the call itself awaited here."""
+        claimed = await self._on_worker(lambda r: r.claim(item, key, scope))
+        if not isinstance(claimed, Claimed):
+            return claimed
+        try:
+            result: JsonObject | ToolFailure = await self._call_remote(
+                item.spec, claimed.arguments, key
+            )
+        except ToolFailure as failure:
+            result = failure
+        outcome = await self._on_worker(lambda r: r.finish(key, scope.tenant_id, result))
+        return outcome, False
+
+    async def _call_remote(
+        self, spec: ToolSpec, arguments: dict[str, object], key: str
+    ) -> JsonObject:
+        if spec.kind == "http":
+            return await self._http.call(spec, dict(arguments), idempotency_key=key)
+        return await self._mcp.call(spec, dict(arguments))
+
+    async def _on_worker(self, work: Callable[[CallRunner], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, lambda: work(self._runner_on_worker()))
 
     def _runner_on_worker(self) -> CallRunner:
         if self._runner is None:
@@ -184,5 +277,16 @@ def build(settings: ConduitSettings) -> StepService:
         vault=vault_path(settings),
         vault_keys=own.vault_keys(settings),
     )
-    executor = ToolExecutor(catalog=catalog, open_runner=open_runner)
-    return StepService(name=SERVICE_NAME, handle=executor.handle, warm_up=executor.warm_up)
+    executor = ToolExecutor(
+        catalog=catalog,
+        open_runner=open_runner,
+        mcp=McpTools(load_mcp_servers(config), checkout=config.resolve().parent),
+        config_dir=config,
+    )
+    return StepService(
+        name=SERVICE_NAME,
+        handle=executor.handle,
+        warm_up=executor.warm_up,
+        open=executor.open,
+        close=executor.close,
+    )

@@ -34,6 +34,21 @@ class Topics:
         return f"{self.prefix}.handoff"
 
     @property
+    def handoff_replies(self) -> str:
+        """People's answers to handed-over requests (`HandoffTicket` with the answer)."""
+        return f"{self.prefix}.handoff.replies"
+
+    @property
+    def approvals(self) -> str:
+        """Requests parked until a person decides (`ParkedRequest`), keyed by session."""
+        return f"{self.prefix}.approvals.requests"
+
+    @property
+    def approval_decisions(self) -> str:
+        """People's decisions (`DecisionEvent`), keyed by approval id."""
+        return f"{self.prefix}.approvals.decisions"
+
+    @property
     def documents(self) -> str:
         return f"{self.prefix}.documents.ingest"
 
@@ -58,6 +73,9 @@ class Topics:
             self.stream,
             self.audit,
             self.handoff,
+            self.handoff_replies,
+            self.approvals,
+            self.approval_decisions,
             self.documents,
             self.deadletter,
         ]

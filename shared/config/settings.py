@@ -65,6 +65,14 @@ class ConduitSettings(BaseSettings):
     # the tools that need them; unset, with placeholders nothing can reverse.
     pii_vault_public_key: str | None = None
 
+    # Memory (history, user facts, task state; shared.memory): the store, and where it is:
+    # a file path for sqlite (default <data_dir>/memory/memory.sqlite3), a libpq URL for
+    # postgres, a redis:// URL for redis. Retention per tenant is in <config_dir>/memory.yaml.
+    memory_store: Literal["sqlite", "postgres", "redis"] = "sqlite"
+    memory_url: SecretStr | None = None
+    # Connect and command timeout: a store that is down fails fast with MemoryUnavailable.
+    memory_timeout_s: float = Field(default=5.0, gt=0)
+
     def principal_key_bytes(self) -> bytes | None:
         return self.principal_key.get_secret_value().encode() if self.principal_key else None
 

@@ -69,6 +69,7 @@ class ServiceHost:
     async def start(self) -> None:
         for service in self.services:
             service.warm_up()
+            service.bind(self.bus)
             await service.open()
             if service.serves_steps:
                 await self._serve_steps(service)

@@ -19,7 +19,8 @@ HANDOFF_MESSAGE = (
 )
 
 
-def _base(event: StepEvent) -> Response:
+def base_response(event: StepEvent) -> Response:
+    """The fields every response of `event` shares; the caller sets its outcome."""
     response = Response(
         intent=event.intent.intent,
         tool_exchanges=list(event.tool_exchanges),
@@ -32,7 +33,7 @@ def _base(event: StepEvent) -> Response:
 
 
 def finish_response(event: StepEvent, finish: Finish) -> Response:
-    response = _base(event)
+    response = base_response(event)
     if finish.kind == "respond":
         output = event.model_output
         response.answer.CopyFrom(Answer(text=output.text, sources=list(output.sources)))
@@ -48,7 +49,7 @@ def finish_response(event: StepEvent, finish: Finish) -> Response:
 def error_response(
     event: StepEvent, code: ErrorCode, message: str, *, service: str, step: str
 ) -> Response:
-    response = _base(event)
+    response = base_response(event)
     response.error.CopyFrom(Error(code=code, message=message, service=service, step=step))
     return response
 

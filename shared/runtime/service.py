@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from shared.bus import Topics
+from shared.bus import Bus, Topics
 from shared.contracts import StepEvent
 from shared.runtime.audit import AuditLog
 from shared.runtime.stream import AnswerStream
@@ -77,3 +77,6 @@ class StepService:
     serves_steps: bool = True
     consumes_ingest: bool = False
     raw_consumers: tuple[RawConsumer[Any], ...] = ()
+    # For a service that publishes beyond its step results (the approvals desk): the
+    # host hands it its bus before `open`.
+    bind: Callable[[Bus], None] = lambda _bus: None

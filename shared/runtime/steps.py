@@ -24,7 +24,18 @@ from opentelemetry.util.types import AttributeValue
 from shared.bus import Bus, BusMessage, Topics
 from shared.bus.transactions import when_durable
 from shared.config import ConduitSettings
-from shared.contracts import ErrorCode, Response, StepEvent, StepRecord, derived_id, now_ms
+from shared.contracts import (
+    ApprovalRequest,
+    ErrorCode,
+    HandoffTicket,
+    ParkedRequest,
+    Response,
+    StepEvent,
+    StepRecord,
+    derived_id,
+    now_ms,
+)
+from shared.runtime.approvals import APPROVAL, AwaitingApproval, pending_response
 from shared.runtime.audit import AUTHORIZATION, AuditLog
 from shared.runtime.deadletter import REPLAYED_FROM, dead_letter
 from shared.runtime.dedupe import ProcessedEvents
@@ -45,6 +56,8 @@ _UNVOUCHED = "the principal is not signed by the gateway, or was changed after s
 
 EVENT_TYPE = "application/x-protobuf; type=conduit.v1.StepEvent"
 RESPONSE_TYPE = "application/x-protobuf; type=conduit.v1.Response"
+PARKED_TYPE = "application/x-protobuf; type=conduit.v1.ParkedRequest"
+HANDOFF_TYPE = "application/x-protobuf; type=conduit.v1.HandoffTicket"
 
 
 @dataclass(frozen=True)
@@ -242,6 +255,9 @@ class StepRunner:
         attempt, attempts = attempt_of(message), self._settings.handler_attempts
         try:
             record = await self._run_handler(work, call)
+        except AwaitingApproval as waiting:
+            await self._park(event, waiting.request, call)
+            return "ended"
         except StepError as failure:
             await self._fail(work, failure.code, failure.message, call)
             return "ended"
@@ -321,6 +337,26 @@ class StepRunner:
             outcome="ok",
         )
 
+    async def _park(self, event: StepEvent, request: ApprovalRequest, call: StepCall) -> None:
+        """Park `event` as it arrived at this step until a person decides (approvals desk)."""
+        parked = ParkedRequest(approval=request, event=event)
+        await self._bus.publish(
+            self._topics.approvals,
+            parked.SerializeToString(),
+            key=event.envelope.session_id,
+            headers=headers_for(event, PARKED_TYPE),
+        )
+        if call.audit is not None:
+            await call.audit.record(
+                APPROVAL,
+                request.tool,
+                "requested",
+                detail=request.arguments_json,
+                idempotency_key=request.approval_id,
+            )
+        trace.get_current_span().add_event("parked for approval", {"tool": request.tool})
+        await self._publish_response(pending_response(event, request))
+
     async def _fail(self, event: StepEvent, code: ErrorCode, message: str, call: StepCall) -> None:
         await self._publish_response(
             error_response(event, code, message, service=self._service.name, step=call.step_id)
@@ -350,11 +386,12 @@ class StepRunner:
     async def _finish(self, event: StepEvent, route: Finish) -> None:
         response = finish_response(event, route)
         if route.kind == "handoff":
+            ticket = HandoffTicket(response=response, conversation=event)
             await self._bus.publish(
                 self._topics.handoff,
-                response.SerializeToString(),
+                ticket.SerializeToString(),
                 key=event.envelope.session_id,
-                headers=headers_for(event, RESPONSE_TYPE),
+                headers=headers_for(event, HANDOFF_TYPE),
             )
         await self._publish_response(response)
 

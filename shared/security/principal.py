@@ -12,18 +12,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from shared.contracts import Envelope
+from shared.contracts import ApprovalDecision, Envelope
+
+
+def _hmac(key: bytes, fields: list[str]) -> str:
+    return hmac.new(key, "\x1f".join(fields).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _digest(key: bytes, envelope: Envelope) -> str:
-    fields = [
-        envelope.request_id,
-        envelope.tenant_id,
-        envelope.principal.user_id,
-        *sorted(envelope.principal.roles),
-    ]
-    message = "\x1f".join(fields).encode("utf-8")
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    principal = envelope.principal
+    fields = [envelope.request_id, envelope.tenant_id, principal.user_id, *sorted(principal.roles)]
+    return _hmac(key, fields)
 
 
 def sign_principal(envelope: Envelope, key: bytes) -> None:
@@ -45,3 +44,20 @@ def verify_principal(envelope: Envelope, key: bytes) -> bool:
     """
     signature = envelope.principal.signature
     return bool(signature) and hmac.compare_digest(signature, _digest(key, envelope))
+
+
+def _decision_digest(key: bytes, decision: ApprovalDecision) -> str:
+    approver = decision.approver
+    outcome = str(int(decision.outcome))
+    return _hmac(key, [decision.approval_id, outcome, approver.user_id, *sorted(approver.roles)])
+
+
+def sign_decision(decision: ApprovalDecision, key: bytes) -> None:
+    """Vouch for the approver of a decision (the gateway or an operator's CLI does this)."""
+    decision.approver.signature = _decision_digest(key, decision)
+
+
+def verify_decision(decision: ApprovalDecision, key: bytes) -> bool:
+    """Whether the decision's approver was signed with `key` and nothing changed since."""
+    signature = decision.approver.signature
+    return bool(signature) and hmac.compare_digest(signature, _decision_digest(key, decision))

@@ -17,6 +17,12 @@ from shared.testing.llama_server import (
     LlamaServerStartError,
     LlamaServerUnavailableError,
 )
+from shared.testing.postgres_server import (
+    PostgresServer,
+    PostgresStartError,
+    PostgresUnavailableError,
+    install_postgres,
+)
 from shared.testing.redis_server import (
     RedisServer,
     RedisStartError,
@@ -45,6 +51,9 @@ __all__ = [
     "LlamaServer",
     "LlamaServerStartError",
     "LlamaServerUnavailableError",
+    "PostgresServer",
+    "PostgresStartError",
+    "PostgresUnavailableError",
     "RedisServer",
     "RedisStartError",
     "RedisUnavailableError",
@@ -56,6 +65,7 @@ __all__ = [
     "WeaviateUnavailableError",
     "install_jaeger",
     "install_kafka",
+    "install_postgres",
     "install_redis",
     "install_weaviate",
 ]

@@ -8,7 +8,6 @@ from shared.tools.catalog import (
     ToolCatalog,
     ToolSpec,
     ValuesFrom,
-    load_tool_catalog,
 )
 from shared.tools.gating import (
     OfferedTool,
@@ -21,6 +20,7 @@ from shared.tools.gating import (
     successful,
     unbound_arguments,
 )
+from shared.tools.loading import load_tool_catalog
 
 __all__ = [
     "TOOLS_FILE",

@@ -21,12 +21,15 @@ for the model, the tool-executor validates and runs calls with them.
             description: ...
             exclusive_minimum: 0
             values_from: {result: {tool: check_refund_policy, field: refundable_amount}}
+
+`kind` says how a tool is reached (`shared.tools.kinds`): `python` (a `handler`), `http`
+(an `openapi` operation, its arguments read from the spec at load) or `mcp` (a tool of an
+MCP server in `mcp_servers.yaml`, listed into the catalog; see `shared.tools.mcp`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -40,10 +43,18 @@ from pydantic import (
     model_validator,
 )
 
-from shared.config import load_yaml_model
 from shared.pii import PiiKind
 from shared.pii.tokens import Token
 from shared.runtime.errors import UnknownTool
+from shared.tools.kinds import (
+    DEFAULT_MAX_RESULT_BYTES,
+    DEFAULT_TIMEOUT_S,
+    HttpAuth,
+    HttpOperation,
+    McpRef,
+    OpenApiRef,
+    ToolKind,
+)
 
 TOOLS_FILE = "tools.yaml"
 
@@ -163,16 +174,34 @@ class Requirement(_Strict):
     result: dict[str, JsonScalar] = Field(default_factory=dict)
 
 
+class ApprovalPolicy(_Strict):
+    """A person must approve each call before it runs. Example:
+    `approval: {approver_roles: [supervisor], expires_after_s: 3600}`."""
+
+    approver_roles: list[Identifier] = Field(min_length=1)
+    expires_after_s: float = Field(default=3600.0, gt=0)
+
+
 class ToolSpec(_Strict):
     """One tool. Example: `spec.arguments_model().model_validate_json('{"order_id": "ORD-1"}')`."""
 
     name: Identifier
     description: str
-    handler: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+    kind: ToolKind = "python"
+    handler: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+    openapi: OpenApiRef | None = None
+    # Filled in from the `openapi` operation when the catalog is loaded.
+    http: HttpOperation | None = None
+    auth: HttpAuth | None = None
+    mcp: McpRef | None = None
+    timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=300)
+    max_result_bytes: int = Field(default=DEFAULT_MAX_RESULT_BYTES, gt=0)
     side_effect: bool
     safe_to_retry: bool
     roles: list[str] = Field(min_length=1)
     requires: list[Requirement] = Field(default_factory=list)
+    # Each call waits for a person's approval (the request is parked until one decides).
+    approval: ApprovalPolicy | None = None
     arguments: dict[Identifier, ArgumentSpec]
 
     _arguments_model: type[BaseModel] = PrivateAttr()
@@ -181,6 +210,24 @@ class ToolSpec(_Strict):
     def _side_effects_are_gated(self) -> ToolSpec:
         if self.side_effect and not self.requires:
             raise ValueError("a tool with a side effect must declare at least one `requires`")
+        return self
+
+    @model_validator(mode="after")
+    def _kind_has_its_target(self) -> ToolSpec:
+        targets = {
+            "handler": self.handler is not None,
+            "openapi": self.openapi is not None,
+            "mcp": self.mcp is not None,
+        }
+        wanted = {"python": "handler", "http": "openapi", "mcp": "mcp"}[self.kind]
+        if not targets[wanted]:
+            raise ValueError(f"a `{self.kind}` tool needs `{wanted}`")
+        others = [name for name, given in targets.items() if given and name != wanted]
+        if others or (self.auth is not None and self.kind != "http"):
+            extra = others or ["auth"]
+            raise ValueError(f"a `{self.kind}` tool takes no {', '.join(f'`{x}`' for x in extra)}")
+        if self.kind == "http" and self.http is None:
+            raise ValueError("an `http` tool's operation was not resolved from its spec")
         return self
 
     def model_post_init(self, context: Any, /) -> None:
@@ -265,7 +312,6 @@ class ToolCatalog(_Strict):
             )
         return spec
 
-
-def load_tool_catalog(config_dir: Path) -> ToolCatalog:
-    """The catalog in `config_dir/tools.yaml`; `ConfigFileError` names file and field."""
-    return load_yaml_model(config_dir / TOOLS_FILE, ToolCatalog)
+    def with_tools(self, specs: Mapping[str, ToolSpec]) -> ToolCatalog:
+        """This catalog with `specs` added, or replacing the tools of the same name."""
+        return ToolCatalog(tools={**self.tools, **specs})

@@ -46,6 +46,9 @@ class Condition(_Strict):
     entity: str | list[str] | None = None
     # The model handed the request to this agent (a supervisor's choice or a handoff).
     delegate_to: str | None = None
+    # The request's principal has one of these roles (signed by the gateway, checked by
+    # every service before it routes).
+    role: str | list[str] | None = None
 
     def entities(self) -> list[str]:
         if self.entity is None:
@@ -56,6 +59,11 @@ class Condition(_Strict):
         if self.intent is None:
             return []
         return [self.intent] if isinstance(self.intent, str) else list(self.intent)
+
+    def roles(self) -> list[str]:
+        if self.role is None:
+            return []
+        return [self.role] if isinstance(self.role, str) else list(self.role)
 
 
 class Edge(_Strict):

@@ -28,6 +28,9 @@ def _pairs(text: str) -> list[tuple[str, str]]:
         ("$1,299.00 laptop", [("amount", "1299.00"), ("currency", "USD")]),
         ("12,50 € extra", [("amount", "12.50"), ("currency", "EUR")]),
         ("EUR 30 deposit", [("amount", "30.00"), ("currency", "EUR")]),
+        ("ALERT service=payments: 5xx rate 14%", [("service", "payments")]),
+        ("service: Checkout p95 above objective", [("service", "checkout")]),
+        ("alert service = db-primary degraded", [("service", "db-primary")]),
     ],
 )
 def test_each_entity_form_is_normalised(text: str, expected: list[tuple[str, str]]) -> None:
@@ -42,6 +45,9 @@ def test_each_entity_form_is_normalised(text: str, expected: list[tuple[str, str
         "I paid 49.99 for it",
         "the investment of 1000 was fine",
         "call me at 555 1234",
+        "the payments service is down",
+        "customer service was rude",
+        "service= ",
     ],
 )
 def test_numbers_without_an_id_or_currency_marker_are_not_entities(text: str) -> None:

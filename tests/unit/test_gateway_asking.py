@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,10 @@ import pytest
 from services.gateway.asking import Gateway, Question
 from services.gateway.auth import ApiKeyFile, Authenticator, Caller, JwtVerifier
 from services.gateway.errors import BadRequest, NotReady, TooLarge
-from services.gateway.history import ConversationStore
 from services.gateway.http_api import http_status
 from services.gateway.settings import GatewaySettings
 from shared.bus import BusMessage, MemoryBus, Topics
+from shared.config import ConduitSettings
 from shared.contracts import (
     Answer,
     Envelope,
@@ -25,6 +26,7 @@ from shared.contracts import (
     StreamChunk,
     Turn,
 )
+from shared.memory import MemoryRetention, MemoryStore, SqliteMemory, open_memory
 
 ANSWER_PIECES = ["Your order ", "ships today."]
 CALLER = Caller(tenant_id="acme", user_id="ann", roles=("customer",), limit_scope="acme")
@@ -61,14 +63,21 @@ class BrokenBus(MemoryBus):
         raise ConnectionError("broker unreachable")
 
 
-def make_gateway(bus: MemoryBus, tmp_path: Path) -> Gateway:
+def make_gateway(bus: MemoryBus, tmp_path: Path, *, history: MemoryStore | None = None) -> Gateway:
     return Gateway(
         bus,
         Topics("unit"),
         authenticator=Authenticator(ApiKeyFile(), JwtVerifier(audience="conduit")),
-        history=ConversationStore(tmp_path / "history.sqlite3"),
+        history=history or open_memory(ConduitSettings(data_dir=tmp_path)),
         settings=GatewaySettings(max_text_chars=100),
     )
+
+
+def memory_that_is_down(tmp_path: Path) -> MemoryStore:
+    """An embedded store whose file can never be opened: its directory is a file."""
+    (tmp_path / "a-file").write_text("")
+    path = tmp_path / "a-file" / "memory.sqlite3"
+    return SqliteMemory(path, MemoryRetention.uniform(timedelta(hours=1)), timeout_s=1.0)
 
 
 @pytest.fixture
@@ -172,6 +181,36 @@ async def test_a_stream_ends_with_an_error_response_when_the_bus_fails(tmp_path:
     assert isinstance(last, Response), pieces
     assert last.error.code == ErrorCode.ERROR_CODE_INTERNAL, last
     assert last.error.service == "gateway", last
+
+
+async def test_asking_while_the_history_store_is_down_is_refused_as_not_ready(
+    tmp_path: Path,
+) -> None:
+    bus = MemoryBus()
+    pipeline = FakePipeline(bus, Topics("unit"))
+    gateway = make_gateway(bus, tmp_path, history=memory_that_is_down(tmp_path))
+    await gateway.start()
+    try:
+        with pytest.raises(NotReady, match="history unavailable"):
+            await gateway.ask(CALLER, Question("Hello", session_id="s1"))
+    finally:
+        await gateway.close()
+
+    assert pipeline.requests == [], "a request went out without its conversation"
+
+
+async def test_an_answer_is_returned_even_when_it_cannot_be_remembered(tmp_path: Path) -> None:
+    bus = MemoryBus()
+    FakePipeline(bus, Topics("unit"))
+    gateway = make_gateway(bus, tmp_path, history=memory_that_is_down(tmp_path))
+    await gateway.start()
+    try:
+        own = [Turn(role="user", content="earlier elsewhere")]
+        response = await gateway.ask(CALLER, Question("Hello", session_id="s1", history=own))
+    finally:
+        await gateway.close()
+
+    assert response.answer.text == "".join(ANSWER_PIECES), response
 
 
 async def test_asking_before_the_bus_is_connected_is_refused_as_not_ready(tmp_path: Path) -> None:

@@ -262,6 +262,37 @@ async def test_the_scripted_backend_streams_its_text_word_by_word() -> None:
     )
 
 
+async def test_the_scripted_backend_fills_a_pattern_enum_with_its_first_alternative() -> None:
+    # How an OpenAPI string enum reaches the model: shared.tools.schemas makes it a pattern.
+    ticket = {
+        "type": "object",
+        "properties": {
+            "severity": {"type": "string", "pattern": "^(?:sev1|sev2|sev3)$"},
+            "team": {"type": "string", "pattern": r"^(?:payments\-oncall|search\-oncall)$"},
+            "plain": {"type": "string", "pattern": "^(sev1|sev2)$"},
+            "ticket_ref": {"type": "string", "pattern": "^(INC-[0-9]+)$"},
+        },
+    }
+    request = GenerationRequest(
+        messages=[ChatMessage(role="user", content="ALERT service=payments")],
+        max_tokens=50,
+        json_schema=output_schema([tool_call_option("open_incident_ticket", ticket)], None),
+    )
+
+    generation = await ScriptedBackend().generate(request)
+
+    arguments = json.loads(generation.text)["arguments"]
+    assert arguments == {
+        "severity": "sev1",
+        "team": "payments-oncall",
+        "plain": "sev1",
+        "ticket_ref": "x",
+    }, (
+        "a pattern of literal alternatives must yield its first literal (unescaped); a "
+        f"pattern that is not one keeps the placeholder: {arguments}"
+    )
+
+
 # --- parse_output ------------------------------------------------------------------------
 
 

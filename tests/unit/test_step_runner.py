@@ -19,6 +19,7 @@ from shared.bus import BusMessage, MemoryBus, Topics
 from shared.config import ConduitSettings, repo_root
 from shared.contracts import (
     ErrorCode,
+    HandoffTicket,
     ModelOutput,
     Response,
     StepEvent,
@@ -627,8 +628,10 @@ async def test_a_step_routed_to_handoff_publishes_to_responses_and_handoff(
     assert response.WhichOneof("outcome") == "handoff", f"expected a handoff: {response}"
     assert "refund claim without refund" in response.handoff.reason, "findings must be the reason"
     [handed_off] = harness.published[TOPICS.handoff]
-    assert Response.FromString(handed_off.value) == response, (
-        "the handoff topic must carry the same response the client gets"
+    ticket = HandoffTicket.FromString(handed_off.value)
+    assert ticket.response == response, "the ticket must carry the response the client got"
+    assert list(ticket.conversation.output_guard.findings) == ["refund claim without refund"], (
+        "the ticket must carry the conversation as it stood, for the person taking over"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,13 @@ def _catalog_data() -> dict[str, Any]:
 
 
 def _write_catalog(directory: Path, data: dict[str, Any]) -> Path:
+    """`data` as the directory's tools.yaml, beside the OpenAPI specs its http tools use."""
+    shutil.copytree(CONFIG / "openapi", directory / "openapi", dirs_exist_ok=True)
     (directory / "tools.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     return directory
 
 
-def test_repository_catalog_declares_the_refund_order_and_customer_tools(
+def test_repository_catalog_declares_the_refund_order_customer_and_itops_tools(
     catalog: ToolCatalog,
 ) -> None:
     expected = {
@@ -40,6 +43,14 @@ def test_repository_catalog_declares_the_refund_order_and_customer_tools(
         "issue_refund",
         "lookup_order",
         "find_orders_by_email",
+        "search_logs",
+        "list_deploys",
+        "service_health",
+        "open_incident_ticket",
+        "itops_search_logs",
+        "itops_recent_deploys",
+        "itops_service_health",
+        "itops_create_ticket",
     }
     assert set(catalog.tools) == expected, f"catalog tools differ: {sorted(catalog.tools)}"
 

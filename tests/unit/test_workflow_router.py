@@ -97,7 +97,10 @@ def test_the_real_workflows_load_with_the_known_intents(registry: WorkflowRegist
         "order_status",
         "product_question",
         "support_desk",
-    }, "config/workflows should define the entry, the three intent workflows and the desk"
+        "human_reply",
+    } | ({"incident_triage"} & set(registry.workflows)), (
+        "config/workflows should define the entry, the intent workflows, the desk and replies"
+    )
 
 
 def test_an_empty_position_locates_the_entry_workflows_start(registry: WorkflowRegistry) -> None:
@@ -289,6 +292,47 @@ def test_a_list_of_intents_matches_any_of_them(tmp_path: Path) -> None:
 
     assert isinstance(route, Finish), f"expected the request to finish: {route}"
     assert route.kind == "handoff", "`intent: [a, b]` must match the second intent too"
+
+
+@pytest.mark.parametrize(
+    ("roles", "expected"),
+    [(["it_operator"], "handoff"), (["customer", "supervisor"], "handoff"), (["customer"], "respond")],
+)
+def test_a_role_condition_matches_a_principal_holding_any_of_its_roles(
+    tmp_path: Path, roles: list[str], expected: str
+) -> None:
+    classify = {
+        "service": "intent",
+        "next": [
+            {"when": {"role": ["it_operator", "supervisor"]}, "to": "handoff"},
+            {"to": "respond"},
+        ],
+    }
+    _write(tmp_path, "triage.yaml", _triage(classify=classify))
+    registry = WorkflowRegistry.load(tmp_path)
+    event = _event("triage", "classify")
+    event.envelope.principal.roles[:] = roles
+
+    route = advance(registry, event, NOW_MS)
+
+    assert isinstance(route, Finish), f"expected the request to finish: {route}"
+    assert route.kind == expected, (
+        f"a principal with roles {roles} against `role: [it_operator, supervisor]` "
+        f"must go to {expected}"
+    )
+
+
+def test_an_alert_from_an_it_operator_goes_to_incident_triage(registry: WorkflowRegistry) -> None:
+    event = _event("triage", "classify")
+    event.envelope.principal.roles[:] = ["it_operator"]
+    event.intent.intent = "refund"
+
+    route = _continued(advance(registry, event, NOW_MS))
+
+    assert route.workflow.name == "incident_triage", (
+        "an it_operator's request must go to incident_triage before any intent route, "
+        f"went to {route.workflow.name}"
+    )
 
 
 # --- limits ------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 It answers through the real backend interface so orchestration (routing, tools,
 budgets, guardrails) can be tested and timed without model noise:
 - offered tool calls (a `oneOf` schema): it takes the first tool option and the first
-  allowed value of each argument;
+  allowed value of each argument (an enum's first value, or the first alternative of a
+  pattern like `^(?:sev1|sev2)$`, which is how a foreign tool's string enum arrives);
 - else, offered a handover to other agents: it hands the request to the first one;
 - otherwise it answers, citing the first allowed source, with a sentence built from
   the most recent tool result in the chat.
@@ -22,6 +23,7 @@ from shared.agent import ANSWER, CALL_TOOL, DELEGATE, TOOL_RESULT_PREFIX
 
 SCRIPTED_MODEL = "scripted-deterministic"
 _WORD_PIECE = re.compile(r"\s*\S+|\s+$")
+_ALTERNATION = re.compile(r"\^\((?:\?:)?(?P<first>[^|()]*)(?:\|[^()]*)?\)\$")
 
 
 class ScriptedBackend:
@@ -84,4 +86,16 @@ def _first_value(spec: Mapping[str, Any]) -> Any:
         return spec["enum"][0]
     if "const" in spec:
         return spec["const"]
+    first = _first_alternative(spec.get("pattern"))
+    if first is not None:
+        return first
     return {"number": 1, "integer": 1, "boolean": True}.get(spec.get("type", ""), "x")
+
+
+def _first_alternative(pattern: Any) -> str | None:
+    """The first literal of a pattern like `^(?:sev1|sev2)$`, if it matches the pattern."""
+    found = _ALTERNATION.fullmatch(pattern) if isinstance(pattern, str) else None
+    if found is None:
+        return None
+    literal = re.sub(r"\\(.)", r"\1", found["first"])
+    return literal if re.fullmatch(pattern, literal) else None

@@ -14,6 +14,13 @@ class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERDICT_REJECT: _ClassVar[Verdict]
     VERDICT_HANDOFF: _ClassVar[Verdict]
 
+class ApprovalOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    APPROVAL_OUTCOME_UNSPECIFIED: _ClassVar[ApprovalOutcome]
+    APPROVAL_OUTCOME_APPROVED: _ClassVar[ApprovalOutcome]
+    APPROVAL_OUTCOME_REJECTED: _ClassVar[ApprovalOutcome]
+    APPROVAL_OUTCOME_EXPIRED: _ClassVar[ApprovalOutcome]
+
 class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ERROR_CODE_UNSPECIFIED: _ClassVar[ErrorCode]
@@ -36,6 +43,10 @@ VERDICT_UNSPECIFIED: Verdict
 VERDICT_PASS: Verdict
 VERDICT_REJECT: Verdict
 VERDICT_HANDOFF: Verdict
+APPROVAL_OUTCOME_UNSPECIFIED: ApprovalOutcome
+APPROVAL_OUTCOME_APPROVED: ApprovalOutcome
+APPROVAL_OUTCOME_REJECTED: ApprovalOutcome
+APPROVAL_OUTCOME_EXPIRED: ApprovalOutcome
 ERROR_CODE_UNSPECIFIED: ErrorCode
 ERROR_CODE_MALFORMED_EVENT: ErrorCode
 ERROR_CODE_UNKNOWN_WORKFLOW: ErrorCode
@@ -332,7 +343,7 @@ class StepRecord(_message.Message):
     def __init__(self, service: _Optional[str] = ..., step: _Optional[str] = ..., started_unix_us: _Optional[int] = ..., duration_us: _Optional[int] = ..., tokens: _Optional[int] = ..., outcome: _Optional[str] = ...) -> None: ...
 
 class StepEvent(_message.Message):
-    __slots__ = ("envelope", "request", "input_guard", "intent", "retrieval", "prompt", "model_output", "tool_exchanges", "output_guard", "steps", "delegations")
+    __slots__ = ("envelope", "request", "input_guard", "intent", "retrieval", "prompt", "model_output", "tool_exchanges", "output_guard", "steps", "delegations", "approvals")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     INPUT_GUARD_FIELD_NUMBER: _ClassVar[int]
@@ -344,6 +355,7 @@ class StepEvent(_message.Message):
     OUTPUT_GUARD_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     DELEGATIONS_FIELD_NUMBER: _ClassVar[int]
+    APPROVALS_FIELD_NUMBER: _ClassVar[int]
     envelope: Envelope
     request: UserRequest
     input_guard: GuardrailReport
@@ -355,7 +367,78 @@ class StepEvent(_message.Message):
     output_guard: GuardrailReport
     steps: _containers.RepeatedCompositeFieldContainer[StepRecord]
     delegations: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., request: _Optional[_Union[UserRequest, _Mapping]] = ..., input_guard: _Optional[_Union[GuardrailReport, _Mapping]] = ..., intent: _Optional[_Union[IntentResult, _Mapping]] = ..., retrieval: _Optional[_Union[RetrievalResult, _Mapping]] = ..., prompt: _Optional[_Union[PromptResult, _Mapping]] = ..., model_output: _Optional[_Union[ModelOutput, _Mapping]] = ..., tool_exchanges: _Optional[_Iterable[_Union[ToolExchange, _Mapping]]] = ..., output_guard: _Optional[_Union[GuardrailReport, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[StepRecord, _Mapping]]] = ..., delegations: _Optional[_Iterable[str]] = ...) -> None: ...
+    approvals: _containers.RepeatedCompositeFieldContainer[ApprovalDecision]
+    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., request: _Optional[_Union[UserRequest, _Mapping]] = ..., input_guard: _Optional[_Union[GuardrailReport, _Mapping]] = ..., intent: _Optional[_Union[IntentResult, _Mapping]] = ..., retrieval: _Optional[_Union[RetrievalResult, _Mapping]] = ..., prompt: _Optional[_Union[PromptResult, _Mapping]] = ..., model_output: _Optional[_Union[ModelOutput, _Mapping]] = ..., tool_exchanges: _Optional[_Iterable[_Union[ToolExchange, _Mapping]]] = ..., output_guard: _Optional[_Union[GuardrailReport, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[StepRecord, _Mapping]]] = ..., delegations: _Optional[_Iterable[str]] = ..., approvals: _Optional[_Iterable[_Union[ApprovalDecision, _Mapping]]] = ...) -> None: ...
+
+class ApprovalRequest(_message.Message):
+    __slots__ = ("approval_id", "tool", "arguments_json", "requested_at_unix_ms", "expires_at_unix_ms", "approver_roles", "tenant_id", "request_id", "session_id")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_ROLES_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    tool: str
+    arguments_json: str
+    requested_at_unix_ms: int
+    expires_at_unix_ms: int
+    approver_roles: _containers.RepeatedScalarFieldContainer[str]
+    tenant_id: str
+    request_id: str
+    session_id: str
+    def __init__(self, approval_id: _Optional[str] = ..., tool: _Optional[str] = ..., arguments_json: _Optional[str] = ..., requested_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., approver_roles: _Optional[_Iterable[str]] = ..., tenant_id: _Optional[str] = ..., request_id: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
+
+class ApprovalDecision(_message.Message):
+    __slots__ = ("approval_id", "outcome", "approver", "at_unix_ms", "comment")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_FIELD_NUMBER: _ClassVar[int]
+    AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    outcome: ApprovalOutcome
+    approver: Principal
+    at_unix_ms: int
+    comment: str
+    def __init__(self, approval_id: _Optional[str] = ..., outcome: _Optional[_Union[ApprovalOutcome, str]] = ..., approver: _Optional[_Union[Principal, _Mapping]] = ..., at_unix_ms: _Optional[int] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class ParkedRequest(_message.Message):
+    __slots__ = ("approval", "event")
+    APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    approval: ApprovalRequest
+    event: StepEvent
+    def __init__(self, approval: _Optional[_Union[ApprovalRequest, _Mapping]] = ..., event: _Optional[_Union[StepEvent, _Mapping]] = ...) -> None: ...
+
+class DecisionEvent(_message.Message):
+    __slots__ = ("decision",)
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    decision: ApprovalDecision
+    def __init__(self, decision: _Optional[_Union[ApprovalDecision, _Mapping]] = ...) -> None: ...
+
+class HandoffTicket(_message.Message):
+    __slots__ = ("response", "conversation")
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    response: Response
+    conversation: StepEvent
+    def __init__(self, response: _Optional[_Union[Response, _Mapping]] = ..., conversation: _Optional[_Union[StepEvent, _Mapping]] = ...) -> None: ...
+
+class Pending(_message.Message):
+    __slots__ = ("approval_id", "tool", "expires_at_unix_ms", "message")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    tool: str
+    expires_at_unix_ms: int
+    message: str
+    def __init__(self, approval_id: _Optional[str] = ..., tool: _Optional[str] = ..., expires_at_unix_ms: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Error(_message.Message):
     __slots__ = ("code", "message", "service", "step")
@@ -388,11 +471,12 @@ class Handoff(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., queue: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Response(_message.Message):
-    __slots__ = ("envelope", "answer", "error", "handoff", "intent", "tool_exchanges", "steps")
+    __slots__ = ("envelope", "answer", "error", "handoff", "pending", "intent", "tool_exchanges", "steps")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     HANDOFF_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
     TOOL_EXCHANGES_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -400,10 +484,11 @@ class Response(_message.Message):
     answer: Answer
     error: Error
     handoff: Handoff
+    pending: Pending
     intent: str
     tool_exchanges: _containers.RepeatedCompositeFieldContainer[ToolExchange]
     steps: _containers.RepeatedCompositeFieldContainer[StepRecord]
-    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., answer: _Optional[_Union[Answer, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., handoff: _Optional[_Union[Handoff, _Mapping]] = ..., intent: _Optional[str] = ..., tool_exchanges: _Optional[_Iterable[_Union[ToolExchange, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[StepRecord, _Mapping]]] = ...) -> None: ...
+    def __init__(self, envelope: _Optional[_Union[Envelope, _Mapping]] = ..., answer: _Optional[_Union[Answer, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., handoff: _Optional[_Union[Handoff, _Mapping]] = ..., pending: _Optional[_Union[Pending, _Mapping]] = ..., intent: _Optional[str] = ..., tool_exchanges: _Optional[_Iterable[_Union[ToolExchange, _Mapping]]] = ..., steps: _Optional[_Iterable[_Union[StepRecord, _Mapping]]] = ...) -> None: ...
 
 class DocumentEvent(_message.Message):
     __slots__ = ("tenant_id", "document_id", "title", "text", "content_type", "version", "deleted", "metadata")

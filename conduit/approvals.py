@@ -1,0 +1,141 @@
+"""`conduit approvals`: the tool calls waiting for a person, and deciding them.
+
+`list` reads the approvals and decisions topics (bounded by their end offsets when it
+starts) and shows the parked calls that no one has decided and that have not expired.
+`approve ID` / `reject ID` publish a decision, signed with `CONDUIT_PRINCIPAL_KEY` as the
+operator's CLI vouches for its user; the approvals desk resumes the request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from contextlib import aclosing
+from datetime import UTC, datetime
+
+from aiokafka.errors import KafkaError
+
+from conduit.deadletters import one_line, parsed_or_none, read_topic, render_table
+from shared.bus import Topics
+from shared.config import ConduitSettings
+from shared.contracts import (
+    ApprovalDecision,
+    ApprovalOutcome,
+    ApprovalRequest,
+    DecisionEvent,
+    ParkedRequest,
+    Principal,
+    now_ms,
+)
+from shared.runtime import make_bus
+from shared.security import sign_decision
+
+DECISION_TYPE = "application/x-protobuf; type=conduit.v1.DecisionEvent"
+OUTCOMES = {
+    "approve": ApprovalOutcome.APPROVAL_OUTCOME_APPROVED,
+    "reject": ApprovalOutcome.APPROVAL_OUTCOME_REJECTED,
+}
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    approvals = commands.add_parser("approvals", help="tool calls waiting for approval (Kafka)")
+    verbs = approvals.add_subparsers(dest="approvals_command", required=True)
+    verbs.add_parser("list", help="the calls waiting for a decision, oldest first")
+    for verb in OUTCOMES:
+        decide = verbs.add_parser(verb, help=f"{verb} a waiting call by its approval id")
+        decide.add_argument("approval_id")
+        decide.add_argument("--user", required=True, help="who decides (recorded)")
+        decide.add_argument("--role", dest="roles", action="append", required=True)
+        decide.add_argument("--comment", default="")
+
+
+async def waiting_approvals(bootstrap: str, topics: Topics) -> list[ApprovalRequest]:
+    """Parked calls with no decision on the decisions topic that have not expired."""
+    decided: set[str] = set()
+    async with aclosing(read_topic(bootstrap, topics.approval_decisions)) as decisions:
+        async for record in decisions:
+            decision = parsed_or_none(DecisionEvent(), record.value)
+            if decision is not None:
+                decided.add(decision.decision.approval_id)
+    waiting: dict[str, ApprovalRequest] = {}
+    async with aclosing(read_topic(bootstrap, topics.approvals)) as parked_records:
+        async for record in parked_records:
+            parked = parsed_or_none(ParkedRequest(), record.value)
+            if parked is None:
+                continue
+            approval = parked.approval
+            if approval.approval_id not in decided and approval.expires_at_unix_ms > now_ms():
+                waiting.setdefault(approval.approval_id, approval)
+    return sorted(waiting.values(), key=lambda a: a.requested_at_unix_ms)
+
+
+def decision_for(
+    approval_id: str, verb: str, *, user: str, roles: list[str], comment: str, key: bytes | None
+) -> ApprovalDecision:
+    decision = ApprovalDecision(
+        approval_id=approval_id,
+        outcome=OUTCOMES[verb],
+        approver=Principal(user_id=user, roles=roles),
+        at_unix_ms=now_ms(),
+        comment=comment,
+    )
+    if key is not None:
+        sign_decision(decision, key)
+    return decision
+
+
+async def publish_decision(settings: ConduitSettings, decision: ApprovalDecision) -> None:
+    bus = make_bus(settings, client_id="conduit-approvals")
+    await bus.start()
+    try:
+        await bus.publish(
+            Topics(settings.topic_prefix).approval_decisions,
+            DecisionEvent(decision=decision).SerializeToString(),
+            key=decision.approval_id,
+            headers={"content-type": DECISION_TYPE},
+        )
+    finally:
+        await bus.stop()
+
+
+def render(waiting: list[ApprovalRequest]) -> str:
+    rows = [
+        [
+            one_line(a.approval_id, 120),
+            one_line(a.tenant_id, 40),
+            one_line(a.tool, 40),
+            one_line(a.arguments_json, 60),
+            ", ".join(a.approver_roles),
+            datetime.fromtimestamp(a.expires_at_unix_ms / 1000, UTC).isoformat(timespec="seconds"),
+        ]
+        for a in waiting
+    ]
+    header = ["APPROVAL ID", "TENANT", "TOOL", "ARGUMENTS", "APPROVERS", "EXPIRES"]
+    return f"{render_table(header, rows)}\n{len(rows)} waiting"
+
+
+def run_command(settings: ConduitSettings, args: argparse.Namespace) -> int:
+    """Run a parsed `conduit approvals` command; returns the process exit status."""
+    if settings.bus != "kafka":
+        print("approvals live in Kafka: set CONDUIT_BUS=kafka", file=sys.stderr)
+        return 2
+    try:
+        if args.approvals_command == "list":
+            topics = Topics(settings.topic_prefix)
+            print(render(asyncio.run(waiting_approvals(settings.kafka_bootstrap, topics))))
+            return 0
+        decision = decision_for(
+            args.approval_id,
+            args.approvals_command,
+            user=args.user,
+            roles=args.roles,
+            comment=args.comment,
+            key=settings.principal_key_bytes(),
+        )
+        asyncio.run(publish_decision(settings, decision))
+    except (KafkaError, TimeoutError) as exc:
+        print(f"error: Kafka at {settings.kafka_bootstrap}: {exc!r}", file=sys.stderr)
+        return 1
+    print(f"{args.approvals_command}d {args.approval_id}")
+    return 0

@@ -1,0 +1,193 @@
+"""A refund that needs a person's approval, over the real Kafka broker with every service and
+the approvals desk as its own process (scripted stand-in model): the request parks, every
+process restarts, and the decision made afterwards still resumes it, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conduit.approvals import decision_for, publish_decision, waiting_approvals
+from conduit.stack import ServiceProcesses
+from services.catalog import APPROVALS
+from shared.bus import BusMessage, Topics
+from shared.bus.kafka import KafkaBus
+from shared.client import ConduitClient
+from shared.config import ConduitSettings, repo_root
+from shared.contracts import Response
+from shared.testing import KafkaServer
+from tests.e2e.conftest import (
+    PRINCIPAL_KEY,
+    REFUND_MESSAGE,
+    STARTUP_TIMEOUT_S,
+    describe,
+    load_knowledge,
+    payments_for,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(400)]
+
+FINAL_RESPONSE_TIMEOUT_S = 90.0
+
+
+@pytest.fixture
+def approval_expires_after_s() -> float:
+    return 600.0
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, approval_expires_after_s: float) -> Path:
+    """The shipped config, with `issue_refund` needing a supervisor's approval."""
+    config = tmp_path / "config"
+    shutil.copytree(repo_root() / "config", config)
+    tools_file = config / "tools.yaml"
+    tools = yaml.safe_load(tools_file.read_text(encoding="utf-8"))
+    tools["tools"]["issue_refund"]["approval"] = {
+        "approver_roles": ["supervisor"],
+        "expires_after_s": approval_expires_after_s,
+    }
+    tools_file.write_text(yaml.safe_dump(tools), encoding="utf-8")
+    return config
+
+
+@pytest.fixture
+def stack_env(config_dir: Path) -> dict[str, str]:
+    return {"CONDUIT_CONFIG_DIR": str(config_dir), "CONDUIT_APPROVALS_SWEEP_INTERVAL_S": "0.5"}
+
+
+@pytest.fixture
+def desk(stack: ServiceProcesses) -> None:
+    """The approvals desk as its own process; the stack stops it with the rest."""
+    stack.start(APPROVALS)
+
+
+@pytest.fixture
+async def final_responses(
+    kafka_server: KafkaServer, topics: Topics
+) -> AsyncIterator[list[Response]]:
+    """Every response on the responses topic from now on (pending ones too)."""
+    bus = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-responses")
+    await bus.start()
+    seen: list[Response] = []
+
+    async def keep(message: BusMessage) -> None:
+        seen.append(Response.FromString(message.value))
+
+    listener = await bus.listen(topics.responses, keep)
+    try:
+        yield seen
+    finally:
+        await listener.close()
+        await bus.stop()
+
+
+async def _final(seen: list[Response], request_id: str) -> Response:
+    deadline = time.monotonic() + FINAL_RESPONSE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for response in seen:
+            if response.envelope.request_id == request_id and not response.HasField("pending"):
+                return response
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no final response for {request_id} in {FINAL_RESPONSE_TIMEOUT_S} s")
+
+
+async def _decide(
+    kafka_server: KafkaServer, topics: Topics, approval_id: str, verb: str, roles: list[str]
+) -> None:
+    settings = ConduitSettings(
+        bus="kafka", kafka_bootstrap=kafka_server.bootstrap_servers, topic_prefix=topics.prefix
+    )
+    decision = decision_for(
+        approval_id, verb, user="sam", roles=roles, comment="", key=PRINCIPAL_KEY.encode()
+    )
+    await publish_decision(settings, decision)
+
+
+async def _parked_refund(
+    client: ConduitClient, stack: ServiceProcesses, tmp_path: Path
+) -> Response:
+    await load_knowledge(client, tmp_path)
+    pending = await client.ask(
+        REFUND_MESSAGE, session_id="e2e-approval", timeout_s=STARTUP_TIMEOUT_S
+    )
+    assert pending.HasField("pending"), (
+        f"the refund did not wait for approval: {pending}\n{describe(stack)}"
+    )
+    assert pending.pending.tool == "issue_refund", pending
+    assert payments_for(tmp_path, "INV-1001") == [], "nothing may be paid before the approval"
+    return pending
+
+
+def _restart_everything(stack: ServiceProcesses) -> None:
+    stack.stop_all()
+    stack.start_all()
+    stack.start(APPROVALS)
+
+
+async def test_an_approval_given_after_every_process_restarted_resumes_the_refund_once(
+    stack: ServiceProcesses,
+    desk: None,
+    client: ConduitClient,
+    final_responses: list[Response],
+    kafka_server: KafkaServer,
+    topics: Topics,
+    tmp_path: Path,
+) -> None:
+    pending = await _parked_refund(client, stack, tmp_path)
+    waiting = await waiting_approvals(kafka_server.bootstrap_servers, topics)
+    assert [a.approval_id for a in waiting] == [pending.pending.approval_id], waiting
+
+    _restart_everything(stack)
+    await _decide(kafka_server, topics, pending.pending.approval_id, "approve", ["supervisor"])
+    final = await _final(final_responses, pending.envelope.request_id)
+
+    assert final.HasField("answer"), (
+        f"the approved refund did not finish: {final}\n{describe(stack)}"
+    )
+    tools = [x.call.tool for x in final.tool_exchanges]
+    assert tools == ["lookup_invoice", "check_refund_policy", "issue_refund"], tools
+    assert len(payments_for(tmp_path, "INV-1001")) == 1, "the approved refund must pay once"
+
+
+async def test_a_rejected_call_never_runs_and_the_request_goes_to_a_person(
+    stack: ServiceProcesses,
+    desk: None,
+    client: ConduitClient,
+    final_responses: list[Response],
+    kafka_server: KafkaServer,
+    topics: Topics,
+    tmp_path: Path,
+) -> None:
+    pending = await _parked_refund(client, stack, tmp_path)
+
+    # A customer may not approve: that decision is ignored, the supervisor's counts.
+    await _decide(kafka_server, topics, pending.pending.approval_id, "approve", ["customer"])
+    await _decide(kafka_server, topics, pending.pending.approval_id, "reject", ["supervisor"])
+    final = await _final(final_responses, pending.envelope.request_id)
+
+    assert final.HasField("handoff"), f"a rejected refund must go to a person: {final}"
+    assert final.tool_exchanges[-1].error.code == "APPROVAL_REJECTED", final.tool_exchanges
+    assert payments_for(tmp_path, "INV-1001") == [], "a rejected refund was paid"
+
+
+@pytest.mark.parametrize("approval_expires_after_s", [3.0])
+async def test_an_approval_nobody_gives_in_time_ends_the_request(
+    stack: ServiceProcesses,
+    desk: None,
+    client: ConduitClient,
+    final_responses: list[Response],
+    tmp_path: Path,
+) -> None:
+    pending = await _parked_refund(client, stack, tmp_path)
+
+    final = await _final(final_responses, pending.envelope.request_id)
+
+    assert final.HasField("handoff"), f"an expired approval must end with a person: {final}"
+    assert final.tool_exchanges[-1].error.code == "APPROVAL_EXPIRED", final.tool_exchanges
+    assert payments_for(tmp_path, "INV-1001") == []
