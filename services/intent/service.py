@@ -7,9 +7,11 @@ import asyncio
 from services.intent.catalog import load_intent_catalog
 from services.intent.classifier import IntentClassifier
 from services.intent.entities import extract_entities
+from services.intent.remembered import EntityMemory
 from shared.config import ConduitSettings
 from shared.contracts import IntentResult, IntentScore, StepEvent
 from shared.embeddings import default_query_embedder
+from shared.memory import open_memory
 from shared.runtime import StepCall, StepService
 
 
@@ -21,8 +23,9 @@ class IntentStep:
     'refund'
     """
 
-    def __init__(self, classifier: IntentClassifier) -> None:
+    def __init__(self, classifier: IntentClassifier, memory: EntityMemory | None = None) -> None:
         self._classifier = classifier
+        self._memory = memory
 
     async def __call__(self, event: StepEvent, call: StepCall) -> None:
         text = event.request.text
@@ -36,9 +39,17 @@ class IntentStep:
                 entities=extract_entities(text),
             )
         )
+        if self._memory is not None:
+            await self._memory.remember_and_recall(event)
 
 
 def build(settings: ConduitSettings) -> StepService:
     catalog = load_intent_catalog(settings.config_dir / "intents.yaml")
     classifier = IntentClassifier(catalog, default_query_embedder())
-    return StepService(name="intent", handle=IntentStep(classifier), warm_up=classifier.warm_up)
+    memory = EntityMemory(open_memory(settings))
+    return StepService(
+        name="intent",
+        handle=IntentStep(classifier, memory),
+        warm_up=classifier.warm_up,
+        close=memory.close,
+    )

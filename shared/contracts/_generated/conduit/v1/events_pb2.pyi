@@ -179,12 +179,14 @@ class GuardrailReport(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., redactions: _Optional[_Iterable[_Union[Redaction, _Mapping]]] = ..., findings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Entity(_message.Message):
-    __slots__ = ("kind", "value")
+    __slots__ = ("kind", "value", "remembered")
     KIND_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    REMEMBERED_FIELD_NUMBER: _ClassVar[int]
     kind: str
     value: str
-    def __init__(self, kind: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    remembered: bool
+    def __init__(self, kind: _Optional[str] = ..., value: _Optional[str] = ..., remembered: _Optional[bool] = ...) -> None: ...
 
 class IntentScore(_message.Message):
     __slots__ = ("intent", "score")
