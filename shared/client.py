@@ -106,12 +106,19 @@ class ConduitClient:
         return await self.submit(event, timeout_s=timeout_s, on_chunk=on_chunk)
 
     async def submit(
-        self, event: StepEvent, *, timeout_s: float = 120.0, on_chunk: StreamHandler | None = None
+        self,
+        event: StepEvent,
+        *,
+        timeout_s: float = 120.0,
+        on_chunk: StreamHandler | None = None,
+        to_service: str | None = None,
     ) -> Response:
         """Publish a prepared request event and wait for its terminal response.
 
         The request's personal data is replaced with placeholders or vault tokens first
-        (recorded on it), so the ingest topic never holds it."""
+        (recorded on it), so the ingest topic never holds it. With `to_service`, the event
+        starts at the workflow position it carries, on that service's step topic (an
+        internal request such as a history summary), instead of at triage."""
         await asyncio.to_thread(
             redact_at_edge,
             event.request,
@@ -128,10 +135,11 @@ class ConduitClient:
                 "conduit.tenant_id": event.envelope.tenant_id,
             },
         ):
-            return await self._publish_and_wait(event, timeout_s, on_chunk)
+            topic = self._topics.ingest if to_service is None else self._topics.step(to_service)
+            return await self._publish_and_wait(event, timeout_s, on_chunk, topic)
 
     async def _publish_and_wait(
-        self, event: StepEvent, timeout_s: float, on_chunk: StreamHandler | None
+        self, event: StepEvent, timeout_s: float, on_chunk: StreamHandler | None, topic: str
     ) -> Response:
         request_id = event.envelope.request_id
         waiting = asyncio.get_running_loop().create_future()
@@ -140,7 +148,7 @@ class ConduitClient:
             self._streaming[request_id] = on_chunk
         try:
             await self._bus.publish(
-                self._topics.ingest,
+                topic,
                 event.SerializeToString(),
                 key=event.envelope.session_id,
                 headers=headers_for(event),

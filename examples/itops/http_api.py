@@ -2,8 +2,9 @@
 
 Run: `ITOPS_API_TOKEN=secret python -m examples.itops.http_api --port 8710`. Every request
 needs `Authorization: Bearer $ITOPS_API_TOKEN`. `POST /tickets` is idempotent on its
-`Idempotency-Key` header. With `ITOPS_FAULTS=1` it also serves `/faults/*`, endpoints that
-hang, fail, or answer too much or not JSON, for tests.
+`Idempotency-Key` header; a ticket goes to the on-call `team` it names (platform-oncall
+when it names none). With `ITOPS_FAULTS=1` it also serves `/faults/*`, endpoints that hang,
+fail, or answer too much or not JSON, for tests.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from examples.itops import data
 
 TOKEN_ENV = "ITOPS_API_TOKEN"
 FAULTS_ENV = "ITOPS_FAULTS"
+TEAMS = ("payments-oncall", "checkout-oncall", "search-oncall", "platform-oncall")
+# Who gets a ticket that names no team.
+DEFAULT_TEAM = "platform-oncall"
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -35,6 +39,14 @@ def _service(value: str | None) -> str:
     if value not in data.SERVICES:
         raise _Refused(404, f"unknown service {value!r}")
     return value
+
+
+def _team(value: Any) -> str:
+    if value is None:
+        return DEFAULT_TEAM
+    if value not in TEAMS:
+        raise _Refused(422, f"unknown team {value!r}; one of {', '.join(TEAMS)}")
+    return str(value)
 
 
 class _Refused(Exception):
@@ -73,6 +85,7 @@ def create_app(token: str, *, faults: bool = False) -> Starlette:
             "service": _service(body.get("service")),
             "title": str(body.get("title", "")),
             "severity": str(body.get("severity", "sev3")),
+            "team": _team(body.get("team")),
             "status": "open",
         }
         tickets[key] = ticket

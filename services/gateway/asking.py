@@ -8,6 +8,7 @@ one the gateway writes when the answer did not come in time or the bus failed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import AsyncGenerator, Sequence
@@ -31,15 +32,25 @@ from shared.contracts import (
     StreamChunk,
     Turn,
     UserRequest,
+    WorkflowPosition,
     new_envelope,
     new_id,
 )
-from shared.memory import MemoryStore, MemoryUnavailable, StoredTurn
+from shared.memory import MemoryStore, MemoryUnavailable, StoredTurn, prune_to_budget
+from shared.models.local_gguf import GgufTokenizer
 
 log = logging.getLogger(__name__)
 
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 TURN_ROLES = ("user", "assistant")
+SUMMARY_WORKFLOW, SUMMARY_STEP, SUMMARY_SERVICE = "summarise_history", "draft", "prompt-builder"
+SUMMARY_PREFIX = "Summary of our conversation so far: "
+# Without a summary (the model could not make one), only this many newest turns go along.
+SHORT_HISTORY_TURNS = 4
+
+
+class SummaryFailed(Exception):
+    """The model gave no summary of a session's older turns."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,8 @@ class Gateway:
         self.admission = admission or LocalAdmission()
         self._bus = bus
         self._client = ConduitClient(bus, topics, principal_key=principal_key, vault_key=vault_key)
+        # Counts history the way the model will: its own tokenizer (no model loaded).
+        self._tokenizer = GgufTokenizer()
         self.ready = False
 
     async def start(self) -> None:
@@ -197,14 +210,62 @@ class Gateway:
         return response
 
     async def _stored_history(self, caller: Caller, session_id: str) -> list[Turn]:
+        """The session's stored turns within the history budget, older ones as a summary."""
+        tenant = caller.tenant_id
         try:
-            turns = await self.history.turns(
-                caller.tenant_id, session_id, last=self.settings.history_turns
+            turns = await self.history.turns(tenant, session_id, last=self.settings.history_turns)
+            summary = await self.history.summary(tenant, session_id)
+            pruned = await prune_to_budget(
+                self.history,
+                tenant,
+                session_id,
+                turns,
+                summary,
+                budget_tokens=self.settings.history_budget_tokens,
+                count_tokens=self._count_tokens,
+                summarise=functools.partial(self._summarise, caller, session_id),
             )
         except MemoryUnavailable as exc:
             # Asking without the conversation so far would answer out of context: refuse.
             raise NotReady(f"conversation history unavailable: {exc.reason}") from exc
-        return [Turn(role=t.role, content=t.content) for t in turns]
+        except SummaryFailed as exc:
+            log.warning("history not summarised, newest turns only: %s", exc)
+            return [Turn(role=t.role, content=t.content) for t in turns[-SHORT_HISTORY_TURNS:]]
+        kept = [Turn(role=t.role, content=t.content) for t in pruned.turns]
+        if pruned.summary is None:
+            return kept
+        recap = Turn(role="assistant", content=f"{SUMMARY_PREFIX}{pruned.summary.text}")
+        return [recap, *kept]
+
+    async def _count_tokens(self, text: str) -> int:
+        return await asyncio.to_thread(self._tokenizer.count, text)
+
+    async def _summarise(
+        self, caller: Caller, session_id: str, previous: str, turns: Sequence[StoredTurn]
+    ) -> str:
+        """A new summary by the model: the `summarise_history` workflow, over the bus."""
+        lines = [f"Previous summary: {previous or '(none)'}."]
+        lines += [f"{turn.role}: {turn.content}" for turn in turns]
+        event = StepEvent(
+            envelope=new_envelope(
+                session_id=session_id,
+                tenant_id=caller.tenant_id,
+                user_id=caller.user_id,
+                roles=caller.roles,
+                timeout_s=self.settings.request_timeout_s,
+            ),
+            request=UserRequest(text="\n".join(lines)),
+        )
+        event.envelope.workflow.CopyFrom(WorkflowPosition(name=SUMMARY_WORKFLOW, step=SUMMARY_STEP))
+        try:
+            response = await self._client.submit(
+                event, timeout_s=self.settings.request_timeout_s, to_service=SUMMARY_SERVICE
+            )
+        except TimeoutError as exc:
+            raise SummaryFailed("no summary in time") from exc
+        if not response.HasField("answer"):
+            raise SummaryFailed(f"the summary request ended with {response.WhichOneof('outcome')}")
+        return response.answer.text
 
     async def _remember(self, event: StepEvent, response: Response) -> None:
         reply = response.answer.text if response.HasField("answer") else response.handoff.message

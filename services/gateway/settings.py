@@ -38,8 +38,11 @@ class GatewaySettings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_text_chars: int = Field(default=4000, ge=1)
     max_history_turns: int = Field(default=50, ge=0)
-    # Stored turns of the session sent with a request that brings no history of its own.
+    # Stored turns of the session sent with a request that brings no history of its own,
+    # within this many tokens: older turns are folded into the session's stored summary
+    # (the `summarise_history` workflow, so by the model).
     history_turns: int = Field(default=20, ge=0)
+    history_budget_tokens: int = Field(default=600, ge=0)
     request_timeout_s: float = Field(default=60.0, gt=0)
     # Time a stopping gateway gives answers in flight.
     shutdown_grace_s: float = Field(default=10.0, ge=0)

@@ -191,13 +191,18 @@ def _without_calls_made(
 ) -> dict[str, list[Any]] | None:
     """`allowed` less the calls that already succeeded; None when nothing new is left.
 
-    Only a tool whose every argument is bound can be exhausted: a free argument always
-    leaves room for a new call.
+    A read-only tool with a free argument is never exhausted: another search is a new
+    question. A tool with a side effect is done once per combination of its bound values,
+    whatever its free arguments said: a second ticket for the same service under another
+    title is a duplicate, and the model must be free to answer.
     """
-    names = list(spec.arguments)
-    if set(names) != set(allowed):
+    if set(spec.arguments) != set(allowed) and not spec.side_effect:
         return allowed
-    made = [call_arguments(x) for x in successful(exchanges, spec.name)]
+    names = [name for name in spec.arguments if name in allowed]
+    made = [
+        {name: call_arguments(x).get(name) for name in names}
+        for x in successful(exchanges, spec.name)
+    ]
     fresh = [
         combination
         for combination in itertools.product(*(allowed[name] for name in names))

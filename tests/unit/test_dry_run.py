@@ -47,3 +47,24 @@ def test_an_injection_attempt_ends_at_the_input_guardrail(settings: ConduitSetti
     assert "triage.screen_input  guardrail: ends the request" in route, route
     assert "ERROR_CODE_INPUT_REJECTED" in route, route
     assert "workflow:" not in route, "a rejected message must not be routed on"
+
+
+def test_an_alert_from_an_it_operator_goes_to_incident_triage(settings: ConduitSettings) -> None:
+    route = route_message(settings, "ALERT service=payments error rate 14%", roles=["it_operator"])
+
+    assert "entities: service=payments" in route, route
+    assert "-> workflow:incident_triage" in route, route
+    for step in (
+        "logs  tool-executor (calls search_logs)",
+        "deploys  tool-executor (calls list_deploys)",
+    ):
+        assert f"incident_triage.{step}" in route, f"the fixed lookup {step!r} is missing:\n{route}"
+    assert "incident_triage.route_ticket  prompt-builder (template incident_router)" in route, route
+
+
+def test_the_same_alert_from_a_customer_does_not_reach_incident_triage(
+    settings: ConduitSettings,
+) -> None:
+    route = route_message(settings, "ALERT service=payments error rate 14%")
+
+    assert "incident_triage" not in route, f"a customer must not reach the IT tools:\n{route}"

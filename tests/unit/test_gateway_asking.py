@@ -29,17 +29,29 @@ from shared.contracts import (
 from shared.memory import MemoryRetention, MemoryStore, SqliteMemory, open_memory
 
 ANSWER_PIECES = ["Your order ", "ships today."]
+SUMMARY = "The customer asked about ORD-5001 twice; it ships today."
 CALLER = Caller(tenant_id="acme", user_id="ann", roles=("customer",), limit_scope="acme")
 
 
 class FakePipeline:
-    """Answers every request on the ingest topic: two streamed pieces, then the response."""
+    """Answers every request on the ingest topic: two streamed pieces, then the response;
+    answers history summary requests (the prompt-builder's topic) with a fixed summary."""
 
     def __init__(self, bus: MemoryBus, topics: Topics) -> None:
         self.requests: list[StepEvent] = []
+        self.summary_requests: list[StepEvent] = []
         self._bus = bus
         self._topics = topics
         bus.subscribe([topics.ingest], group="fake-pipeline", handler=self._answer)
+        bus.subscribe([topics.step("prompt-builder")], group="fake-summary", handler=self._sum)
+
+    async def _sum(self, message: BusMessage) -> None:
+        event = StepEvent.FromString(message.value)
+        self.summary_requests.append(event)
+        response = Response(envelope=event.envelope, answer=Answer(text=SUMMARY))
+        await self._bus.publish(
+            self._topics.responses, response.SerializeToString(), key="s", headers={}
+        )
 
     async def _answer(self, message: BusMessage) -> None:
         event = StepEvent.FromString(message.value)
@@ -63,13 +75,19 @@ class BrokenBus(MemoryBus):
         raise ConnectionError("broker unreachable")
 
 
-def make_gateway(bus: MemoryBus, tmp_path: Path, *, history: MemoryStore | None = None) -> Gateway:
+def make_gateway(
+    bus: MemoryBus,
+    tmp_path: Path,
+    *,
+    history: MemoryStore | None = None,
+    settings: GatewaySettings | None = None,
+) -> Gateway:
     return Gateway(
         bus,
         Topics("unit"),
         authenticator=Authenticator(ApiKeyFile(), JwtVerifier(audience="conduit")),
         history=history or open_memory(ConduitSettings(data_dir=tmp_path)),
-        settings=GatewaySettings(max_text_chars=100),
+        settings=settings or GatewaySettings(max_text_chars=100),
     )
 
 
@@ -265,3 +283,33 @@ def test_answers_and_handoffs_are_http_200() -> None:
     ]
 
     assert statuses == [200, 200], statuses
+
+
+async def test_history_over_its_budget_is_folded_into_a_stored_summary_by_the_model(
+    tmp_path: Path,
+) -> None:
+    bus = MemoryBus()
+    pipeline = FakePipeline(bus, Topics("unit"))
+    settings = GatewaySettings(max_text_chars=100, history_budget_tokens=40)
+    gateway = make_gateway(bus, tmp_path, settings=settings)
+    await gateway.start()
+    try:
+        for n in range(4):
+            await gateway.ask(
+                CALLER, Question(f"Where is ORD-500{n}? Asking again.", session_id="s")
+            )
+        summaries_before = len(pipeline.summary_requests)
+        await gateway.ask(CALLER, Question("And now?", session_id="s"))
+    finally:
+        await gateway.close()
+
+    assert pipeline.summary_requests, "an overflowing history was never summarised"
+    first = pipeline.summary_requests[0]
+    assert first.envelope.workflow.name == "summarise_history", first.envelope.workflow
+    assert "user: Where is ORD-5000? Asking again." in first.request.text, first.request.text
+    history = list(pipeline.requests[-1].request.history)
+    assert history[0].content == f"Summary of our conversation so far: {SUMMARY}", history
+    assert len(history) < 9, f"the summarised turns must not go along too: {history}"
+    assert len(pipeline.summary_requests) - summaries_before <= 1, (
+        "a stored summary must be reused, not remade on every ask"
+    )

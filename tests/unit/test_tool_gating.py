@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.config import repo_root
-from shared.contracts import Entity
+from shared.contracts import Entity, StepEvent
 from shared.tools import (
     OfferedTool,
     ToolCatalog,
@@ -129,6 +129,43 @@ def test_a_call_made_for_one_entity_leaves_the_others_offered(catalog: ToolCatal
     offered = _by_name(offerable_tools(catalog, ["lookup_invoice"], event))
     allowed = list(offered["lookup_invoice"].allowed_values["invoice_id"])
     assert allowed == ["INV-1002"], f"expected only the invoice not yet looked up: {allowed}"
+
+
+def _alert_event(*services: str) -> StepEvent:
+    event = refund_event(invoice_ids=[], roles=["it_operator"])
+    event.intent.entities.extend(Entity(kind="service", value=s) for s in services)
+    for service in services:
+        event.tool_exchanges.append(
+            exchange("search_logs", {"service": service, "since_minutes": None}, {"entries": []})
+        )
+    return event
+
+
+def test_a_side_effect_done_for_its_bound_values_is_not_offered_again(
+    catalog: ToolCatalog,
+) -> None:
+    event = _alert_event("payments", "search")
+    ticket = {"service": "payments", "title": "pool exhausted", "severity": "sev1", "team": None}
+    event.tool_exchanges.append(exchange("open_incident_ticket", ticket, {"ticket_id": "INC-1"}))
+
+    offered = _by_name(offerable_tools(catalog, ["open_incident_ticket"], event))
+
+    allowed = list(offered["open_incident_ticket"].allowed_values["service"])
+    assert allowed == ["search"], (
+        "a ticket already opened for payments must not be offered again under another "
+        f"title (its free arguments), only the other alerted service: {allowed}"
+    )
+
+
+def test_a_read_only_tool_with_a_free_argument_stays_offered(catalog: ToolCatalog) -> None:
+    event = _alert_event("payments")
+
+    offered = _by_name(offerable_tools(catalog, ["search_logs"], event))
+
+    assert "search_logs" in offered, (
+        "search_logs(payments) succeeded, but since_minutes is free: another search is a "
+        "new question and must stay offered"
+    )
 
 
 def test_a_tool_without_a_value_for_a_bound_argument_is_not_offered(

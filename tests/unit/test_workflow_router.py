@@ -296,7 +296,11 @@ def test_a_list_of_intents_matches_any_of_them(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("roles", "expected"),
-    [(["it_operator"], "handoff"), (["customer", "supervisor"], "handoff"), (["customer"], "respond")],
+    [
+        (["it_operator"], "handoff"),
+        (["customer", "supervisor"], "handoff"),
+        (["customer"], "respond"),
+    ],
 )
 def test_a_role_condition_matches_a_principal_holding_any_of_its_roles(
     tmp_path: Path, roles: list[str], expected: str
