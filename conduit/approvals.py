@@ -19,23 +19,9 @@ from aiokafka.errors import KafkaError
 from conduit.deadletters import one_line, parsed_or_none, read_topic, render_table
 from shared.bus import Topics
 from shared.config import ConduitSettings
-from shared.contracts import (
-    ApprovalDecision,
-    ApprovalOutcome,
-    ApprovalRequest,
-    DecisionEvent,
-    ParkedRequest,
-    Principal,
-    now_ms,
-)
+from shared.contracts import ApprovalDecision, ApprovalRequest, DecisionEvent, ParkedRequest, now_ms
 from shared.runtime import make_bus
-from shared.security import sign_decision
-
-DECISION_TYPE = "application/x-protobuf; type=conduit.v1.DecisionEvent"
-OUTCOMES = {
-    "approve": ApprovalOutcome.APPROVAL_OUTCOME_APPROVED,
-    "reject": ApprovalOutcome.APPROVAL_OUTCOME_REJECTED,
-}
+from shared.runtime.approvals import OUTCOMES, decision_for, publish_decision
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,31 +56,11 @@ async def waiting_approvals(bootstrap: str, topics: Topics) -> list[ApprovalRequ
     return sorted(waiting.values(), key=lambda a: a.requested_at_unix_ms)
 
 
-def decision_for(
-    approval_id: str, verb: str, *, user: str, roles: list[str], comment: str, key: bytes | None
-) -> ApprovalDecision:
-    decision = ApprovalDecision(
-        approval_id=approval_id,
-        outcome=OUTCOMES[verb],
-        approver=Principal(user_id=user, roles=roles),
-        at_unix_ms=now_ms(),
-        comment=comment,
-    )
-    if key is not None:
-        sign_decision(decision, key)
-    return decision
-
-
-async def publish_decision(settings: ConduitSettings, decision: ApprovalDecision) -> None:
+async def _publish(settings: ConduitSettings, decision: ApprovalDecision) -> None:
     bus = make_bus(settings, client_id="conduit-approvals")
     await bus.start()
     try:
-        await bus.publish(
-            Topics(settings.topic_prefix).approval_decisions,
-            DecisionEvent(decision=decision).SerializeToString(),
-            key=decision.approval_id,
-            headers={"content-type": DECISION_TYPE},
-        )
+        await publish_decision(bus, Topics(settings.topic_prefix), decision)
     finally:
         await bus.stop()
 
@@ -133,7 +99,7 @@ def run_command(settings: ConduitSettings, args: argparse.Namespace) -> int:
             comment=args.comment,
             key=settings.principal_key_bytes(),
         )
-        asyncio.run(publish_decision(settings, decision))
+        asyncio.run(_publish(settings, decision))
     except (KafkaError, TimeoutError) as exc:
         print(f"error: Kafka at {settings.kafka_bootstrap}: {exc!r}", file=sys.stderr)
         return 1

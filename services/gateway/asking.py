@@ -38,10 +38,13 @@ from shared.contracts import (
 )
 from shared.memory import MemoryStore, MemoryUnavailable, StoredTurn, prune_to_budget
 from shared.models.local_gguf import GgufTokenizer
+from shared.runtime.approvals import Verb, decision_for, publish_decision
 
 log = logging.getLogger(__name__)
 
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+# An approval id is a call's idempotency key: request:workflow.step@n:call.
+APPROVAL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,299}$")
 TURN_ROLES = ("user", "assistant")
 SUMMARY_WORKFLOW, SUMMARY_STEP, SUMMARY_SERVICE = "summarise_history", "draft", "prompt-builder"
 SUMMARY_PREFIX = "Summary of our conversation so far: "
@@ -97,6 +100,8 @@ class Gateway:
         self.settings = settings
         self.admission = admission or LocalAdmission()
         self._bus = bus
+        self._topics = topics
+        self._principal_key = principal_key
         self._client = ConduitClient(bus, topics, principal_key=principal_key, vault_key=vault_key)
         # Counts history the way the model will: its own tokenizer (no model loaded).
         self._tokenizer = GgufTokenizer()
@@ -285,6 +290,22 @@ class Gateway:
         except MemoryUnavailable:
             # The caller still gets the answer; only the next ask lacks this exchange.
             log.warning("history not stored (request %s)", envelope.request_id, exc_info=True)
+
+    async def decide(self, caller: Caller, approval_id: str, verb: Verb, comment: str) -> None:
+        """The caller's decision on a waiting tool call, vouched for like a request."""
+        if not self.ready:
+            raise NotReady("the gateway is not connected to the bus yet")
+        if not APPROVAL_ID_PATTERN.match(approval_id):
+            raise BadRequest(f"approval_id must match {APPROVAL_ID_PATTERN.pattern}")
+        decision = decision_for(
+            approval_id,
+            verb,
+            user=caller.user_id,
+            roles=caller.roles,
+            comment=comment,
+            key=self._principal_key,
+        )
+        await publish_decision(self._bus, self._topics, decision)
 
     async def session_history(self, caller: Caller, session_id: str) -> list[StoredTurn]:
         """The caller's tenant's turns of `session_id` (another tenant's session is empty)."""

@@ -22,7 +22,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.asking import SESSION_ID_PATTERN, Gateway, Question
+from services.gateway.asking import APPROVAL_ID_PATTERN, SESSION_ID_PATTERN, Gateway, Question
 from services.gateway.auth import Caller
 from services.gateway.errors import GatewayError, RateLimited, Unauthenticated
 from shared.contracts import Envelope, ErrorCode, Response, StreamChunk, Turn
@@ -181,6 +181,11 @@ class AskResponse(BaseModel):
             if outcome == "pending"
             else None,
         )
+
+
+class DecisionBody(BaseModel):
+    decision: Literal["approve", "reject"]
+    comment: str = Field(default="", max_length=500)
 
 
 class ChunkBody(BaseModel):
@@ -390,6 +395,22 @@ def create_app(gateway: Gateway) -> FastAPI:
             headers={"X-Request-Id": envelope.request_id, "X-Session-Id": envelope.session_id},
             background=BackgroundTask(events.aclose),
         )
+
+    @app.post(
+        "/v1/approvals/{approval_id}",
+        status_code=202,
+        response_model=Status,
+        responses={k: _PROBLEMS[k] for k in (400, 401, 403, "4XX")},
+        summary="Approve or reject a tool call waiting for a person, as the caller (the"
+        " approvals desk counts it only for the tool's approver roles)",
+    )
+    async def decide(
+        approval_id: Annotated[str, Path(pattern=APPROVAL_ID_PATTERN.pattern)],
+        body: DecisionBody,
+        who: Authenticated,
+    ) -> Status:
+        await gateway.decide(who, approval_id, body.decision, body.comment)
+        return Status(status="submitted")
 
     @app.get(
         "/v1/sessions/{session_id}/history",

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conduit.approvals import decision_for, publish_decision, waiting_approvals
+from conduit.approvals import waiting_approvals
 from conduit.stack import ServiceProcesses
 from services.catalog import APPROVALS
 from shared.bus import BusMessage, Topics
 from shared.bus.kafka import KafkaBus
 from shared.client import ConduitClient
-from shared.config import ConduitSettings, repo_root
+from shared.config import repo_root
 from shared.contracts import Response
+from shared.runtime.approvals import Verb, decision_for, publish_decision
 from shared.testing import KafkaServer
 from tests.e2e.conftest import (
     PRINCIPAL_KEY,
@@ -98,15 +99,15 @@ async def _final(seen: list[Response], request_id: str) -> Response:
 
 
 async def _decide(
-    kafka_server: KafkaServer, topics: Topics, approval_id: str, verb: str, roles: list[str]
+    kafka_server: KafkaServer, topics: Topics, approval_id: str, verb: Verb, roles: list[str]
 ) -> None:
-    settings = ConduitSettings(
-        bus="kafka", kafka_bootstrap=kafka_server.bootstrap_servers, topic_prefix=topics.prefix
-    )
-    decision = decision_for(
-        approval_id, verb, user="sam", roles=roles, comment="", key=PRINCIPAL_KEY.encode()
-    )
-    await publish_decision(settings, decision)
+    decision = decision_for(approval_id, verb, user="sam", roles=roles, key=PRINCIPAL_KEY.encode())
+    bus = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-approver")
+    await bus.start()
+    try:
+        await publish_decision(bus, topics, decision)
+    finally:
+        await bus.stop()
 
 
 async def _parked_refund(

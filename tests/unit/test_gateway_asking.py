@@ -17,6 +17,8 @@ from shared.bus import BusMessage, MemoryBus, Topics
 from shared.config import ConduitSettings
 from shared.contracts import (
     Answer,
+    ApprovalOutcome,
+    DecisionEvent,
     Envelope,
     Error,
     ErrorCode,
@@ -27,6 +29,7 @@ from shared.contracts import (
     Turn,
 )
 from shared.memory import MemoryRetention, MemoryStore, SqliteMemory, open_memory
+from shared.security import verify_decision
 
 ANSWER_PIECES = ["Your order ", "ships today."]
 SUMMARY = "The customer asked about ORD-5001 twice; it ships today."
@@ -313,3 +316,38 @@ async def test_history_over_its_budget_is_folded_into_a_stored_summary_by_the_mo
     assert len(pipeline.summary_requests) - summaries_before <= 1, (
         "a stored summary must be reused, not remade on every ask"
     )
+
+
+async def test_a_callers_decision_on_a_waiting_call_goes_to_the_desk_signed_as_them(
+    tmp_path: Path,
+) -> None:
+    bus, topics = MemoryBus(), Topics("unit")
+    decisions: list[DecisionEvent] = []
+
+    async def keep(message: BusMessage) -> None:
+        decisions.append(DecisionEvent.FromString(message.value))
+
+    bus.subscribe([topics.approval_decisions], group="desk", handler=keep)
+    gateway = Gateway(
+        bus,
+        topics,
+        authenticator=Authenticator(ApiKeyFile(), JwtVerifier(audience="conduit")),
+        history=open_memory(ConduitSettings(data_dir=tmp_path)),
+        settings=GatewaySettings(),
+        principal_key=b"k",
+    )
+    await gateway.start()
+    try:
+        supervisor = Caller(tenant_id="acme", user_id="sam", roles=("supervisor",), limit_scope="a")
+        await gateway.decide(supervisor, "r1:refund.act@6:c1", "approve", "checked the invoice")
+        with pytest.raises(BadRequest):
+            await gateway.decide(supervisor, "not an id!", "approve", "")
+        await bus.idle()
+    finally:
+        await gateway.close()
+
+    [decision] = [d.decision for d in decisions]
+    assert decision.approval_id == "r1:refund.act@6:c1"
+    assert decision.outcome == ApprovalOutcome.APPROVAL_OUTCOME_APPROVED
+    assert (decision.approver.user_id, list(decision.approver.roles)) == ("sam", ["supervisor"])
+    assert verify_decision(decision, b"k"), "the gateway must vouch for the approver"

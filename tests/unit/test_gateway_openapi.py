@@ -15,6 +15,7 @@ def test_the_spec_documents_every_endpoint_and_bearer_auth() -> None:
     assert set(spec["paths"]) == {
         "/v1/ask",
         "/v1/ask/stream",
+        "/v1/approvals/{approval_id}",
         "/v1/sessions/{session_id}/history",
         "/healthz",
         "/readyz",

@@ -98,8 +98,11 @@ def test_the_real_workflows_load_with_the_known_intents(registry: WorkflowRegist
         "product_question",
         "support_desk",
         "human_reply",
-    } | ({"incident_triage"} & set(registry.workflows)), (
-        "config/workflows should define the entry, the intent workflows, the desk and replies"
+        "incident_triage",
+        "summarise_history",
+    }, (
+        "config/workflows should define the entry, the intent workflows, the desk, incident "
+        "triage, human replies and history summaries"
     )
 
 
