@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from contextlib import aclosing
 from datetime import UTC, datetime
 
-from aiokafka.errors import KafkaError
-
-from conduit.deadletters import one_line, parsed_or_none, read_topic, render_table
+from conduit.deadletters import (
+    kafka_command,
+    one_line,
+    parsed_or_none,
+    read_topic,
+    render_table,
+)
 from shared.bus import Topics
 from shared.config import ConduitSettings
 from shared.contracts import ApprovalDecision, ApprovalRequest, DecisionEvent, ParkedRequest, now_ms
@@ -83,10 +86,8 @@ def render(waiting: list[ApprovalRequest]) -> str:
 
 def run_command(settings: ConduitSettings, args: argparse.Namespace) -> int:
     """Run a parsed `conduit approvals` command; returns the process exit status."""
-    if settings.bus != "kafka":
-        print("approvals live in Kafka: set CONDUIT_BUS=kafka", file=sys.stderr)
-        return 2
-    try:
+
+    def run() -> int:
         if args.approvals_command == "list":
             topics = Topics(settings.topic_prefix)
             print(render(asyncio.run(waiting_approvals(settings.kafka_bootstrap, topics))))
@@ -100,8 +101,7 @@ def run_command(settings: ConduitSettings, args: argparse.Namespace) -> int:
             key=settings.principal_key_bytes(),
         )
         asyncio.run(_publish(settings, decision))
-    except (KafkaError, TimeoutError) as exc:
-        print(f"error: Kafka at {settings.kafka_bootstrap}: {exc!r}", file=sys.stderr)
-        return 1
-    print(f"{args.approvals_command}d {args.approval_id}")
-    return 0
+        print(f"{args.approvals_command}d {args.approval_id}")
+        return 0
+
+    return kafka_command(settings, "approvals", run)

@@ -596,3 +596,15 @@ def parsed_or_none(empty: ProtoMessage, value: bytes | None) -> ProtoMessage | N
     except DecodeError:
         return None
     return empty
+
+
+def kafka_command(settings: ConduitSettings, what: str, run: Callable[[], int]) -> int:
+    """`run()`'s exit status, or 2 without Kafka configured and 1 when Kafka fails."""
+    if settings.bus != "kafka":
+        print(f"{what} live in Kafka: set CONDUIT_BUS=kafka", file=sys.stderr)
+        return 2
+    try:
+        return run()
+    except (KafkaError, TimeoutError) as exc:
+        print(f"error: Kafka at {settings.kafka_bootstrap}: {exc!r}", file=sys.stderr)
+        return 1

@@ -14,9 +14,13 @@ import asyncio
 import sys
 from contextlib import aclosing
 
-from aiokafka.errors import KafkaError
-
-from conduit.deadletters import one_line, parsed_or_none, read_topic, render_table
+from conduit.deadletters import (
+    kafka_command,
+    one_line,
+    parsed_or_none,
+    read_topic,
+    render_table,
+)
 from shared.bus import Topics
 from shared.config import ConduitSettings
 from shared.contracts import (
@@ -114,20 +118,16 @@ def render(tickets: list[HandoffTicket]) -> str:
 
 def run_command(settings: ConduitSettings, args: argparse.Namespace) -> int:
     """Run a parsed `conduit handoff` command; returns the process exit status."""
-    if settings.bus != "kafka":
-        print("handoffs live in Kafka: set CONDUIT_BUS=kafka", file=sys.stderr)
-        return 2
-    try:
+
+    def run() -> int:
         if args.handoff_command == "list":
             topics = Topics(settings.topic_prefix)
             print(render(asyncio.run(open_tickets(settings.kafka_bootstrap, topics))))
             return 0
-        found = asyncio.run(reply(settings, args.request_id, args.text, user=args.user))
-    except (KafkaError, TimeoutError) as exc:
-        print(f"error: Kafka at {settings.kafka_bootstrap}: {exc!r}", file=sys.stderr)
-        return 1
-    if not found:
-        print(f"no open handoff for request {args.request_id}", file=sys.stderr)
-        return 1
-    print(f"answered {args.request_id}")
-    return 0
+        if not asyncio.run(reply(settings, args.request_id, args.text, user=args.user)):
+            print(f"no open handoff for request {args.request_id}", file=sys.stderr)
+            return 1
+        print(f"answered {args.request_id}")
+        return 0
+
+    return kafka_command(settings, "handoffs", run)

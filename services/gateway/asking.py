@@ -184,13 +184,7 @@ class Gateway:
         session_id = question.session_id or new_id()
         history = list(question.history) or await self._stored_history(caller, session_id)
         return StepEvent(
-            envelope=new_envelope(
-                session_id=session_id,
-                tenant_id=caller.tenant_id,
-                user_id=caller.user_id,
-                roles=caller.roles,
-                timeout_s=self.settings.request_timeout_s,
-            ),
+            envelope=self._envelope(caller, session_id),
             request=UserRequest(
                 text=question.text,
                 history=history,
@@ -242,6 +236,16 @@ class Gateway:
         recap = Turn(role="assistant", content=f"{SUMMARY_PREFIX}{pruned.summary.text}")
         return [recap, *kept]
 
+    def _envelope(self, caller: Caller, session_id: str) -> Envelope:
+        """A new request's envelope: the caller's tenant, user and roles, the gateway's deadline."""
+        return new_envelope(
+            session_id=session_id,
+            tenant_id=caller.tenant_id,
+            user_id=caller.user_id,
+            roles=caller.roles,
+            timeout_s=self.settings.request_timeout_s,
+        )
+
     async def _count_tokens(self, text: str) -> int:
         return await asyncio.to_thread(self._tokenizer.count, text)
 
@@ -252,13 +256,7 @@ class Gateway:
         lines = [f"Previous summary: {previous or '(none)'}."]
         lines += [f"{turn.role}: {turn.content}" for turn in turns]
         event = StepEvent(
-            envelope=new_envelope(
-                session_id=session_id,
-                tenant_id=caller.tenant_id,
-                user_id=caller.user_id,
-                roles=caller.roles,
-                timeout_s=self.settings.request_timeout_s,
-            ),
+            envelope=self._envelope(caller, session_id),
             request=UserRequest(text="\n".join(lines)),
         )
         event.envelope.workflow.CopyFrom(WorkflowPosition(name=SUMMARY_WORKFLOW, step=SUMMARY_STEP))

@@ -6,6 +6,7 @@ A test module sets Kafka transactions on by overriding the `transactional` fixtu
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 import uuid
@@ -30,7 +31,7 @@ from shared.bus import BusMessage, Topics
 from shared.bus.kafka import KafkaBus
 from shared.client import ConduitClient
 from shared.config import repo_root
-from shared.contracts import StepEvent
+from shared.contracts import Response, StepEvent
 from shared.contracts.rpc import GatewayStub
 from shared.testing import JaegerServer, KafkaServer
 
@@ -236,3 +237,37 @@ async def gateway(
         grpc.aio.insecure_channel(address.grpc_target) as channel,
     ):
         yield GatewayProcess(http=http, grpc=GatewayStub(channel))
+
+
+@pytest.fixture
+async def responses_seen(
+    kafka_server: KafkaServer, topics: Topics
+) -> AsyncIterator[list[Response]]:
+    """Every response on the responses topic from now on, the later ones of a request too
+    (after a pending approval or a handoff)."""
+    bus = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-responses")
+    await bus.start()
+    seen: list[Response] = []
+
+    async def keep(message: BusMessage) -> None:
+        seen.append(Response.FromString(message.value))
+
+    listener = await bus.listen(topics.responses, keep)
+    try:
+        yield seen
+    finally:
+        await listener.close()
+        await bus.stop()
+
+
+async def later_response(
+    seen: list[Response], request_id: str, *, after: str, timeout_s: float = 90.0
+) -> Response:
+    """The first response of `request_id` in `seen` whose outcome is not `after`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for response in seen:
+            if response.envelope.request_id == request_id and not response.HasField(after):
+                return response
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no response of {request_id} after its {after} within {timeout_s} s")

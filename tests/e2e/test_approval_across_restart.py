@@ -4,10 +4,7 @@ process restarts, and the decision made afterwards still resumes it, exactly onc
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,7 @@ import yaml
 from conduit.approvals import waiting_approvals
 from conduit.stack import ServiceProcesses
 from services.catalog import APPROVALS
-from shared.bus import BusMessage, Topics
+from shared.bus import Topics
 from shared.bus.kafka import KafkaBus
 from shared.client import ConduitClient
 from shared.config import repo_root
@@ -28,13 +25,12 @@ from tests.e2e.conftest import (
     REFUND_MESSAGE,
     STARTUP_TIMEOUT_S,
     describe,
+    later_response,
     load_knowledge,
     payments_for,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(400)]
-
-FINAL_RESPONSE_TIMEOUT_S = 90.0
 
 
 @pytest.fixture
@@ -66,36 +62,6 @@ def stack_env(config_dir: Path) -> dict[str, str]:
 def desk(stack: ServiceProcesses) -> None:
     """The approvals desk as its own process; the stack stops it with the rest."""
     stack.start(APPROVALS)
-
-
-@pytest.fixture
-async def final_responses(
-    kafka_server: KafkaServer, topics: Topics
-) -> AsyncIterator[list[Response]]:
-    """Every response on the responses topic from now on (pending ones too)."""
-    bus = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-responses")
-    await bus.start()
-    seen: list[Response] = []
-
-    async def keep(message: BusMessage) -> None:
-        seen.append(Response.FromString(message.value))
-
-    listener = await bus.listen(topics.responses, keep)
-    try:
-        yield seen
-    finally:
-        await listener.close()
-        await bus.stop()
-
-
-async def _final(seen: list[Response], request_id: str) -> Response:
-    deadline = time.monotonic() + FINAL_RESPONSE_TIMEOUT_S
-    while time.monotonic() < deadline:
-        for response in seen:
-            if response.envelope.request_id == request_id and not response.HasField("pending"):
-                return response
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no final response for {request_id} in {FINAL_RESPONSE_TIMEOUT_S} s")
 
 
 async def _decide(
@@ -135,7 +101,7 @@ async def test_an_approval_given_after_every_process_restarted_resumes_the_refun
     stack: ServiceProcesses,
     desk: None,
     client: ConduitClient,
-    final_responses: list[Response],
+    responses_seen: list[Response],
     kafka_server: KafkaServer,
     topics: Topics,
     tmp_path: Path,
@@ -146,7 +112,7 @@ async def test_an_approval_given_after_every_process_restarted_resumes_the_refun
 
     _restart_everything(stack)
     await _decide(kafka_server, topics, pending.pending.approval_id, "approve", ["supervisor"])
-    final = await _final(final_responses, pending.envelope.request_id)
+    final = await later_response(responses_seen, pending.envelope.request_id, after="pending")
 
     assert final.HasField("answer"), (
         f"the approved refund did not finish: {final}\n{describe(stack)}"
@@ -160,7 +126,7 @@ async def test_a_rejected_call_never_runs_and_the_request_goes_to_a_person(
     stack: ServiceProcesses,
     desk: None,
     client: ConduitClient,
-    final_responses: list[Response],
+    responses_seen: list[Response],
     kafka_server: KafkaServer,
     topics: Topics,
     tmp_path: Path,
@@ -170,7 +136,7 @@ async def test_a_rejected_call_never_runs_and_the_request_goes_to_a_person(
     # A customer may not approve: that decision is ignored, the supervisor's counts.
     await _decide(kafka_server, topics, pending.pending.approval_id, "approve", ["customer"])
     await _decide(kafka_server, topics, pending.pending.approval_id, "reject", ["supervisor"])
-    final = await _final(final_responses, pending.envelope.request_id)
+    final = await later_response(responses_seen, pending.envelope.request_id, after="pending")
 
     assert final.HasField("handoff"), f"a rejected refund must go to a person: {final}"
     assert final.tool_exchanges[-1].error.code == "APPROVAL_REJECTED", final.tool_exchanges
@@ -182,12 +148,12 @@ async def test_an_approval_nobody_gives_in_time_ends_the_request(
     stack: ServiceProcesses,
     desk: None,
     client: ConduitClient,
-    final_responses: list[Response],
+    responses_seen: list[Response],
     tmp_path: Path,
 ) -> None:
     pending = await _parked_refund(client, stack, tmp_path)
 
-    final = await _final(final_responses, pending.envelope.request_id)
+    final = await later_response(responses_seen, pending.envelope.request_id, after="pending")
 
     assert final.HasField("handoff"), f"an expired approval must end with a person: {final}"
     assert final.tool_exchanges[-1].error.code == "APPROVAL_EXPIRED", final.tool_exchanges

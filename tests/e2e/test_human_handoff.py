@@ -4,59 +4,26 @@ person's reply, checked like any answer, becomes the request's final response.""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator
-
 import pytest
 
 from conduit.handoffs import open_tickets, reply
 from conduit.stack import ServiceProcesses
-from shared.bus import BusMessage, Topics
-from shared.bus.kafka import KafkaBus
+from shared.bus import Topics
 from shared.client import ConduitClient
 from shared.config import ConduitSettings
 from shared.contracts import Response
 from shared.testing import KafkaServer
-from tests.e2e.conftest import STARTUP_TIMEOUT_S, describe
+from tests.e2e.conftest import STARTUP_TIMEOUT_S, describe, later_response
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(300)]
 
 OFF_TOPIC = "Can you recommend a good movie for tonight?"
-ANSWER_TIMEOUT_S = 60.0
-
-
-@pytest.fixture
-async def responses(kafka_server: KafkaServer, topics: Topics) -> AsyncIterator[list[Response]]:
-    bus = KafkaBus(kafka_server.bootstrap_servers, client_id="e2e-handoff-responses")
-    await bus.start()
-    seen: list[Response] = []
-
-    async def keep(message: BusMessage) -> None:
-        seen.append(Response.FromString(message.value))
-
-    listener = await bus.listen(topics.responses, keep)
-    try:
-        yield seen
-    finally:
-        await listener.close()
-        await bus.stop()
-
-
-async def _answer_of(seen: list[Response], request_id: str) -> Response:
-    deadline = time.monotonic() + ANSWER_TIMEOUT_S
-    while time.monotonic() < deadline:
-        for response in seen:
-            if response.envelope.request_id == request_id and not response.HasField("handoff"):
-                return response
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no response after the handoff of {request_id}")
 
 
 async def test_a_persons_reply_to_a_handed_over_request_becomes_its_final_answer(
     stack: ServiceProcesses,
     client: ConduitClient,
-    responses: list[Response],
+    responses_seen: list[Response],
     kafka_server: KafkaServer,
     topics: Topics,
 ) -> None:
@@ -77,7 +44,7 @@ async def test_a_persons_reply_to_a_handed_over_request_becomes_its_final_answer
 
     text = "We sell electronics only, but our blog has film-night gadget tips."
     assert await reply(settings, request_id, text, user="agent-ana")
-    answer = await _answer_of(responses, request_id)
+    answer = await later_response(responses_seen, request_id, after="handoff")
 
     assert answer.HasField("answer"), f"the reply did not become the answer: {answer}"
     assert answer.answer.text == text, answer.answer.text
