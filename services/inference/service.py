@@ -52,8 +52,9 @@ from shared.runtime import (
     StepMisconfigured,
     StepService,
 )
-from shared.telemetry import tracer
+from shared.telemetry import run_attributes, tracer
 from shared.telemetry.metrics import COST, TOKENS
+from shared.telemetry.versions import MODEL
 
 
 def make_backend(spec: ModelSpec, settings: InferenceSettings, name: str) -> ModelBackend:
@@ -153,8 +154,7 @@ class InferenceStep:
                 "gen_ai.request.max_tokens": max_tokens,
                 "gen_ai.request.temperature": request.temperature,
                 "conduit.route": choice.reason,
-                "conduit.prompt.template": event.prompt.template,
-                "conduit.prompt.version": event.prompt.template_version,
+                **run_attributes(event.envelope.versions),
             },
         ) as span:
             tenant = envelope.tenant_id
@@ -189,6 +189,7 @@ class InferenceStep:
                     "gen_ai.usage.output_tokens": generation.output_tokens,
                     "conduit.cost_usd": cost,
                     "conduit.models_tried": list(routed.tried),
+                    MODEL: routed.model,
                 }
             )
             for reason in routed.tried:
@@ -210,6 +211,7 @@ class InferenceStep:
         event.model_output.CopyFrom(output)
         if output.delegate_to:
             event.delegations.append(output.delegate_to)
+        envelope.versions.model = routed.model
         envelope.budget.tokens_used += sum(spent)
         envelope.budget.cost_used_usd += cost
 

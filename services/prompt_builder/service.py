@@ -45,8 +45,13 @@ class PromptStep:
                 token_count=tokens,
                 output_schema_json=json.dumps(schema),
                 dropped_turns=len(parts.history) - len(kept.history),
+                template_label=template.label,
             )
         )
+        versions = event.envelope.versions
+        versions.prompt_template = template.name
+        versions.prompt_version = loaded.version_id
+        versions.prompt_label = template.label
 
     def _template(self, call: StepCall) -> LoadedTemplate:
         reference = call.params.get("template")

@@ -31,6 +31,7 @@ from shared.contracts._generated.conduit.v1.events_pb2 import (
     Redaction,
     Response,
     RetrievalResult,
+    RunVersions,
     SealedValue,
     StepEvent,
     StepRecord,
@@ -43,7 +44,12 @@ from shared.contracts._generated.conduit.v1.events_pb2 import (
     Verdict,
     WorkflowPosition,
 )
-from shared.contracts._generated.conduit.v1.gateway_pb2 import AskEvent, AskRequest
+from shared.contracts._generated.conduit.v1.gateway_pb2 import (
+    AskEvent,
+    AskRequest,
+    DecideReply,
+    DecideRequest,
+)
 from shared.contracts.envelopes import SCHEMA_VERSION, derived_id, new_envelope, new_id, now_ms
 
 __all__ = [
@@ -57,6 +63,8 @@ __all__ = [
     "AuditRecord",
     "Budget",
     "Chunk",
+    "DecideReply",
+    "DecideRequest",
     "DecisionEvent",
     "DocumentEvent",
     "Entity",
@@ -77,6 +85,7 @@ __all__ = [
     "Redaction",
     "Response",
     "RetrievalResult",
+    "RunVersions",
     "SealedValue",
     "StepEvent",
     "StepRecord",

@@ -47,6 +47,7 @@ from shared.runtime.stream import AnswerStream
 from shared.security import verify_principal
 from shared.telemetry.metrics import EVENTS, IN_FLIGHT, STEP_SECONDS
 from shared.telemetry.tracing import tracer
+from shared.telemetry.versions import run_attributes, version_attributes
 from shared.workflow import Continue, Finish, Stop, WorkflowRegistry, advance, check_limits, locate
 
 log = logging.getLogger(__name__)
@@ -135,8 +136,11 @@ class StepRunner:
         }
         with tracer().start_as_current_span(
             self._service.name, kind=SpanKind.CONSUMER, attributes=attributes
-        ):
+        ) as span:
             await self._once(event, message)
+            # After the handler: the prompt version and model it chose are on the envelope
+            # (its workflow position may already point at the next step's workflow).
+            span.set_attributes(run_attributes(event.envelope.versions))
 
     async def _once(self, event: StepEvent, message: BusMessage) -> None:
         """Process `event` unless this service already handled it."""
@@ -194,15 +198,12 @@ class StepRunner:
             return True
         if event.envelope.workflow.step == "":
             event.envelope.workflow.CopyFrom(located.position(0))
+        elif not event.envelope.workflow.content_hash:
+            # Positioned by hand (a resumed handoff): the definition that runs it is this one.
+            event.envelope.workflow.content_hash = located.workflow.content_hash
         span = trace.get_current_span()
         span.update_name(f"{self._service.name} {located.workflow.name}.{located.step_id}")
-        span.set_attributes(
-            {
-                "conduit.workflow": located.workflow.name,
-                "conduit.workflow_version": located.workflow.version,
-                "conduit.step": located.step_id,
-            }
-        )
+        span.set_attributes({**version_attributes(event.envelope), "conduit.step": located.step_id})
         audit = AuditLog(
             self._bus,
             self._topics.audit,

@@ -17,9 +17,18 @@ queue) or `workflow:<name>` (continue at another workflow's start step).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 ServiceName = Literal[
     "guardrail", "intent", "retrieval", "prompt-builder", "inference", "tool-executor"
@@ -106,6 +115,22 @@ class Workflow(_Strict):
     start: str
     limits: Limits = Field(default_factory=Limits)
     steps: dict[str, Step]
+    _content_hash: str = PrivateAttr(default="")
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Over the definition as validated (agent steps expanded), not the file's bytes:
+        # what routes the request is what the version must pin.
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        self._content_hash = hashlib.sha256(canonical.encode()).hexdigest()[:10]
+
+    @property
+    def content_hash(self) -> str:
+        return self._content_hash
+
+    @property
+    def version_id(self) -> str:
+        """`<version>+<content hash>`, as a prompt template's `version_id`."""
+        return f"{self.version}+{self._content_hash}"
 
     @model_validator(mode="after")
     def _targets_exist(self) -> Workflow:

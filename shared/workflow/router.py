@@ -34,6 +34,7 @@ class Continue:
             version=self.workflow.version,
             step=self.step_id,
             steps_taken=steps_taken,
+            content_hash=self.workflow.content_hash,
         )
 
 

@@ -135,8 +135,13 @@ def test_an_intent_edge_switches_to_that_workflows_start_step(registry: Workflow
         "`workflow:refund` must continue at the refund workflow's start step"
     )
     assert route.position(2) == WorkflowPosition(
-        name="refund", version="1.0", step="retrieve_policy", steps_taken=2
-    ), "the new position must name the target workflow, its version and the step count"
+        name="refund",
+        version="1.0",
+        step="retrieve_policy",
+        steps_taken=2,
+        content_hash=route.workflow.content_hash,
+    ), "the new position must name the target workflow, its version, hash and the step count"
+    assert len(route.position(2).content_hash) == 10, "the position must pin the definition"
 
 
 def test_a_fallback_intent_takes_the_default_edge(registry: WorkflowRegistry) -> None:

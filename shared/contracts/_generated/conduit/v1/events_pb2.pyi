@@ -75,16 +75,30 @@ class Principal(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., signature: _Optional[str] = ...) -> None: ...
 
 class WorkflowPosition(_message.Message):
-    __slots__ = ("name", "version", "step", "steps_taken")
+    __slots__ = ("name", "version", "step", "steps_taken", "content_hash")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     STEPS_TAKEN_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     step: str
     steps_taken: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., step: _Optional[str] = ..., steps_taken: _Optional[int] = ...) -> None: ...
+    content_hash: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., step: _Optional[str] = ..., steps_taken: _Optional[int] = ..., content_hash: _Optional[str] = ...) -> None: ...
+
+class RunVersions(_message.Message):
+    __slots__ = ("prompt_template", "prompt_version", "prompt_label", "model")
+    PROMPT_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_LABEL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    prompt_template: str
+    prompt_version: str
+    prompt_label: str
+    model: str
+    def __init__(self, prompt_template: _Optional[str] = ..., prompt_version: _Optional[str] = ..., prompt_label: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class Budget(_message.Message):
     __slots__ = ("max_tokens", "max_cost_usd", "tokens_used", "cost_used_usd")
@@ -99,7 +113,7 @@ class Budget(_message.Message):
     def __init__(self, max_tokens: _Optional[int] = ..., max_cost_usd: _Optional[float] = ..., tokens_used: _Optional[int] = ..., cost_used_usd: _Optional[float] = ...) -> None: ...
 
 class Envelope(_message.Message):
-    __slots__ = ("schema_version", "event_id", "request_id", "session_id", "tenant_id", "causation_id", "principal", "workflow", "deadline_unix_ms", "budget", "created_unix_ms")
+    __slots__ = ("schema_version", "event_id", "request_id", "session_id", "tenant_id", "causation_id", "principal", "workflow", "deadline_unix_ms", "budget", "created_unix_ms", "versions")
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +125,7 @@ class Envelope(_message.Message):
     DEADLINE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     BUDGET_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
     schema_version: int
     event_id: str
     request_id: str
@@ -122,7 +137,8 @@ class Envelope(_message.Message):
     deadline_unix_ms: int
     budget: Budget
     created_unix_ms: int
-    def __init__(self, schema_version: _Optional[int] = ..., event_id: _Optional[str] = ..., request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., principal: _Optional[_Union[Principal, _Mapping]] = ..., workflow: _Optional[_Union[WorkflowPosition, _Mapping]] = ..., deadline_unix_ms: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., created_unix_ms: _Optional[int] = ...) -> None: ...
+    versions: RunVersions
+    def __init__(self, schema_version: _Optional[int] = ..., event_id: _Optional[str] = ..., request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., principal: _Optional[_Union[Principal, _Mapping]] = ..., workflow: _Optional[_Union[WorkflowPosition, _Mapping]] = ..., deadline_unix_ms: _Optional[int] = ..., budget: _Optional[_Union[Budget, _Mapping]] = ..., created_unix_ms: _Optional[int] = ..., versions: _Optional[_Union[RunVersions, _Mapping]] = ...) -> None: ...
 
 class Turn(_message.Message):
     __slots__ = ("role", "content")
@@ -249,20 +265,22 @@ class PromptMessage(_message.Message):
     def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
 
 class PromptResult(_message.Message):
-    __slots__ = ("template", "template_version", "messages", "token_count", "output_schema_json", "dropped_turns")
+    __slots__ = ("template", "template_version", "messages", "token_count", "output_schema_json", "dropped_turns", "template_label")
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_VERSION_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     TOKEN_COUNT_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_SCHEMA_JSON_FIELD_NUMBER: _ClassVar[int]
     DROPPED_TURNS_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_LABEL_FIELD_NUMBER: _ClassVar[int]
     template: str
     template_version: str
     messages: _containers.RepeatedCompositeFieldContainer[PromptMessage]
     token_count: int
     output_schema_json: str
     dropped_turns: int
-    def __init__(self, template: _Optional[str] = ..., template_version: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[PromptMessage, _Mapping]]] = ..., token_count: _Optional[int] = ..., output_schema_json: _Optional[str] = ..., dropped_turns: _Optional[int] = ...) -> None: ...
+    template_label: str
+    def __init__(self, template: _Optional[str] = ..., template_version: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[PromptMessage, _Mapping]]] = ..., token_count: _Optional[int] = ..., output_schema_json: _Optional[str] = ..., dropped_turns: _Optional[int] = ..., template_label: _Optional[str] = ...) -> None: ...
 
 class ToolCall(_message.Message):
     __slots__ = ("call_id", "tool", "arguments_json")
