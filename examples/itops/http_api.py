@@ -56,6 +56,33 @@ class _Refused(Exception):
         self.reason = reason
 
 
+# What `/faults/health?answer=...` sends instead of a valid health answer; the reporter's
+# email stands for personal data that must not leak into a failure message.
+_MALFORMED_HEALTH: dict[str, dict[str, Any]] = {
+    "wrong_type": {"service": "payments", "status": "degraded", "errors_15m": "jane@example.com"},
+    "missing_field": {"service": "payments", "errors_15m": 2},
+    "nested": {
+        "service": "payments",
+        "status": "degraded",
+        "errors_15m": 2,
+        "recent": [{"level": "ERROR", "message": "ok"}, {"level": 3, "message": "bad"}],
+    },
+}
+
+
+def _malformed(name: str, answer: str) -> Response:
+    """`text`: HTML. `health`: a health answer, valid or malformed as `answer` asks (`text`:
+    JSON sent as text/plain, `null_count`: valid, a null count)."""
+    if name == "text":
+        return PlainTextResponse("<html>not json</html>")
+    valid = {"service": "payments", "status": "degraded", "errors_15m": 2, "recent": []}
+    if answer == "text":
+        return PlainTextResponse('{"service": "payments"}')
+    if answer == "null_count":
+        return JSONResponse({**valid, "errors_15m": None})
+    return JSONResponse(_MALFORMED_HEALTH.get(answer, valid))
+
+
 def create_app(token: str, *, faults: bool = False) -> Starlette:
     """The app; `token` is the bearer token every request must carry."""
     tickets: dict[str, dict[str, Any]] = {}
@@ -108,8 +135,8 @@ def create_app(token: str, *, faults: bool = False) -> Starlette:
             return JSONResponse({"error": "try again"}, status_code=503)
         if name == "big":
             return JSONResponse({"blob": "x" * int(params.get("kilobytes", "1")) * 1024})
-        if name == "text":
-            return PlainTextResponse("<html>not json</html>")
+        if name in ("text", "health"):
+            return _malformed(name, params.get("answer", "valid"))
         return JSONResponse({"ok": True, "headers": sorted(request.headers.keys())})
 
     def guarded(handler: Handler) -> Handler:

@@ -12,15 +12,18 @@ import httpx
 
 from services.tool_executor.business import JsonObject, ToolFailure
 from services.tool_executor.remote import (
+    TOOL_RESULT_INVALID,
     TOOL_UNAVAILABLE,
     TransientToolFailure,
     call_remote,
+    check_result,
     check_size,
     http_failure,
     parse_json,
 )
 from shared.tools import ToolSpec
 from shared.tools.kinds import HttpAuth, HttpOperation
+from shared.tools.results import ResultSchema
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -90,7 +93,11 @@ class HttpTools:
             raise http_failure(
                 response.status_code, f"{spec.name}: HTTP {response.status_code}: {detail}"
             )
-        return parse_json(spec, content)
+        value = parse_json(spec, content)
+        declared = _declared_answer(spec, operation, response)
+        if declared is not None:
+            check_result(spec, value, *declared)
+        return value
 
     def _client_for_loop(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -107,6 +114,31 @@ async def _read_limited(spec: ToolSpec, response: httpx.Response) -> bytes:
         check_size(spec, size)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _declared_answer(
+    spec: ToolSpec, operation: HttpOperation, response: httpx.Response
+) -> tuple[ResultSchema, str] | None:
+    """The schema the operation declares for this status and media type, and its name;
+    `None` when it declares none (nothing to check)."""
+    status = str(response.status_code)
+    for key in (status, f"{status[0]}xx", "default"):
+        if key in operation.responses:
+            by_media = operation.responses[key]
+            break
+    else:
+        return None
+    if not by_media:
+        return None
+    media = response.headers.get("content-type", "").split(";", maxsplit=1)[0].strip().lower()
+    for candidate in (media, "application/*", "*/*"):
+        if candidate in by_media:
+            return by_media[candidate], f"its OpenAPI {key} response ({candidate})"
+    raise ToolFailure(
+        TOOL_RESULT_INVALID,
+        f"{spec.name}: HTTP {status} answered {media or 'without a content type'}; "
+        f"the operation declares {', '.join(sorted(by_media))}",
+    )
 
 
 def _base_url(tool: str, operation: HttpOperation) -> str:

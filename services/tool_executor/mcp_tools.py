@@ -26,6 +26,7 @@ from services.tool_executor.remote import (
     TOOL_UNAVAILABLE,
     TransientToolFailure,
     call_remote,
+    check_result,
     parse_json,
 )
 from shared.tools import ToolSpec
@@ -98,7 +99,7 @@ class McpConnection:
         try:
             async with AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport())
-                session = await stack.enter_async_context(ClientSession(read, write))
+                session = await stack.enter_async_context(_UncheckedSession(read, write))
                 await session.initialize()
                 ready.set_result(session)
                 await release.wait()
@@ -181,11 +182,33 @@ class McpTools:
         )
         if result.is_error:
             raise ToolFailure(TOOL_ERROR, f"{spec.name} failed: {text[:500]}")
+        declared = spec.mcp.output_schema if spec.mcp is not None else None
+        if declared is not None:
+            if result.structured_content is None:
+                # The MCP spec: a tool with an output schema must return structured content.
+                raise ToolFailure(
+                    TOOL_RESULT_INVALID,
+                    f"{spec.name} declares an output schema but returned no structured content",
+                )
+            check_result(spec, result.structured_content, declared, "its output schema")
         if result.structured_content is not None:
             return result.structured_content
         if not text:
             raise ToolFailure(TOOL_RESULT_INVALID, f"{spec.name} returned no text or JSON")
         return parse_json(spec, text)
+
+
+class _UncheckedSession(ClientSession):
+    """A session that leaves results to the tool-executor to check.
+
+    The SDK checks `structuredContent` against the schema of its own last listing (listing
+    again when it has none) and raises a bare `RuntimeError`, which would read as a broken
+    session: retried, and reported `TOOL_UNAVAILABLE`. The tool-executor checks against the
+    schema its catalog holds, failing `TOOL_RESULT_INVALID` without retrying.
+    """
+
+    async def validate_tool_result(self, name: str, result: mcp_types.CallToolResult) -> None:
+        return None
 
 
 def _listed(tool: mcp_types.Tool) -> ListedTool:
@@ -196,6 +219,7 @@ def _listed(tool: mcp_types.Tool) -> ListedTool:
         input_schema=dict(tool.input_schema),
         read_only=bool(annotations and annotations.read_only_hint),
         idempotent=bool(annotations and annotations.idempotent_hint),
+        output_schema=None if tool.output_schema is None else dict(tool.output_schema),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from services.tool_executor.business import JsonObject, ToolFailure
 from shared.tools import ToolSpec
+from shared.tools.results import ResultSchema
 
 TOOL_TIMEOUT = "TOOL_TIMEOUT"
 TOOL_UNAVAILABLE = "TOOL_UNAVAILABLE"
@@ -87,3 +88,13 @@ def parse_json(spec: ToolSpec, text: str | bytes) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise ToolFailure(TOOL_RESULT_INVALID, f"{spec.name} returned no JSON: {exc}") from exc
+
+
+def check_result(spec: ToolSpec, value: Any, schema: ResultSchema, declared: str) -> None:
+    """`TOOL_RESULT_INVALID` (not transient: the same answer would come again) when `value`
+    does not match what the tool declares; the message names the path, not the value."""
+    mismatch = schema.mismatch(value)
+    if mismatch is not None:
+        raise ToolFailure(
+            TOOL_RESULT_INVALID, f"{spec.name}: the result does not match {declared} at {mismatch}"
+        )

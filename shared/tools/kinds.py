@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.tools.results import ResultSchema
+
 ToolKind = Literal["python", "http", "mcp"]
 ParameterLocation = Literal["path", "query", "header", "body"]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
@@ -62,6 +64,8 @@ class HttpOperation(_Strict):
     base_url: str | None
     base_url_env: EnvName | None = None
     parameters: dict[str, HttpParameter]
+    # Per 2xx status (`200`, `2xx`, `default`) and JSON media type: what the answer must match.
+    responses: dict[str, dict[str, ResultSchema]] = Field(default_factory=dict)
 
 
 class McpRef(_Strict):
@@ -69,3 +73,5 @@ class McpRef(_Strict):
 
     server: str = Field(min_length=1)
     tool: str = Field(min_length=1)
+    # The tool's listed `outputSchema`: its `structuredContent` must match it.
+    output_schema: ResultSchema | None = None

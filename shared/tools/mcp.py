@@ -96,6 +96,8 @@ class ListedTool(_Strict):
     input_schema: dict[str, Any]
     read_only: bool = False
     idempotent: bool = False
+    # What its `structuredContent` must match, when the tool declares it.
+    output_schema: dict[str, Any] | None = None
 
 
 class McpListing(_Strict):
@@ -157,7 +159,13 @@ def _spec(
             "name": f"{server.prefix or server_name}_{tool.name}",
             "description": tool.description or tool.name,
             "kind": "mcp",
-            "mcp": {"server": server_name, "tool": tool.name},
+            "mcp": {
+                "server": server_name,
+                "tool": tool.name,
+                "output_schema": None
+                if tool.output_schema is None
+                else {"definition": tool.output_schema},
+            },
             "side_effect": side_effect,
             "safe_to_retry": safe_to_retry,
             "roles": settings.roles or server.roles,

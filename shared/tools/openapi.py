@@ -3,6 +3,11 @@
 Each path, query and header parameter and each property of a JSON request body becomes an
 argument (names made identifiers: `X-Trace-Id` → `x_trace_id`). The tool's YAML may adjust
 an argument (`values_from`, `description`, `pii`, ...) but not add one the operation lacks.
+
+The JSON schemas of the operation's 2xx (and `default`) responses are kept, each able to
+resolve the spec's `#/components/schemas/...`, so the tool-executor checks every answer.
+OpenAPI 3.0 schemas are checked as JSON Schema draft 4 (`nullable` made a `null` type),
+3.1 ones in the spec's `jsonSchemaDialect` (2020-12 unless it says otherwise).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import yaml
 from shared.tools.schemas import UnsupportedSchema, argument_body, argument_name
 
 _METHODS = ("get", "post", "put", "patch", "delete")
+_DRAFT_4 = "http://json-schema.org/draft-04/schema#"
+_DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 # Set by the tool-executor itself, never by the model.
 _RESERVED_HEADERS = frozenset({"authorization", "idempotency-key"})
 
@@ -54,6 +61,7 @@ def resolve_http_tool(name: str, body: Mapping[str, Any], config_dir: Path) -> d
         "base_url": reference.get("base_url") or (servers[0].get("url") if servers else None),
         "base_url_env": reference.get("base_url_env"),
         "parameters": parameters,
+        "responses": _response_schemas(document, operation, f"{where} ({spec_path})"),
     }
     return {**body, "arguments": arguments, "http": http}
 
@@ -132,6 +140,89 @@ def _json_body_schema(
     if schema.get("type", "object") != "object":
         raise UnsupportedSchema("the JSON request body is not an object")
     return schema
+
+
+def _response_schemas(
+    document: Mapping[str, Any], operation: Mapping[str, Any], where: str
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per 2xx status (`200`, `2xx`, `default`) and JSON media type: what an answer must match."""
+    schemas: dict[str, dict[str, dict[str, Any]]] = {}
+    for declared, response in (operation.get("responses") or {}).items():
+        status = str(declared).lower()
+        if not (status.startswith("2") or status == "default"):
+            continue
+        field = f"{where}.responses.{status}"
+        try:
+            content = _resolve(document, response).get("content") or {}
+            by_media = {
+                str(media).lower(): _checkable(document, body["schema"])
+                for media, body in content.items()
+                if is_json_media(str(media)) and isinstance(body, Mapping) and "schema" in body
+            }
+        except UnsupportedSchema as exc:
+            raise OpenApiError(f"{field}: {exc}") from exc
+        # Declared without a JSON schema: that status's answers are not checked.
+        schemas[status] = {media: {"definition": s} for media, s in by_media.items()}
+    return schemas
+
+
+def is_json_media(media: str) -> bool:
+    """`application/json`, `...+json`, or a wildcard that covers them."""
+    media = media.split(";", maxsplit=1)[0].strip().lower()
+    return media in ("application/json", "application/*", "*/*") or media.endswith("+json")
+
+
+def _checkable(document: Mapping[str, Any], schema: Any) -> dict[str, Any]:
+    """`schema` as a JSON schema on its own: the spec's component schemas beside it, so its
+    `$ref`s resolve, each checked to resolve now rather than when an answer comes."""
+    _check_references(document, schema, seen=set())
+    components = (document.get("components") or {}).get("schemas") or {}
+    if str(document.get("openapi", "")).startswith("3.0"):
+        return {
+            "$schema": _DRAFT_4,
+            "allOf": [_nullable_as_type(schema)],
+            "components": {"schemas": _nullable_as_type(components)},
+        }
+    return {
+        "$schema": document.get("jsonSchemaDialect") or _DRAFT_2020_12,
+        "allOf": [schema],
+        "components": {"schemas": components},
+    }
+
+
+def _check_references(document: Mapping[str, Any], node: Any, *, seen: set[str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _check_references(document, item, seen=seen)
+        return
+    if not isinstance(node, Mapping):
+        return
+    reference = node.get("$ref")
+    if isinstance(reference, str) and reference not in seen:
+        if not reference.startswith("#/components/schemas/"):
+            raise UnsupportedSchema(
+                f"a response schema may only refer to #/components/schemas/, not {reference!r}"
+            )
+        seen.add(reference)
+        _check_references(document, _resolve(document, node), seen=seen)
+    for key, value in node.items():
+        if key != "$ref":
+            _check_references(document, value, seen=seen)
+
+
+def _nullable_as_type(node: Any) -> Any:
+    """OpenAPI 3.0's `nullable: true` as JSON Schema says it: `null` among the types."""
+    if isinstance(node, list):
+        return [_nullable_as_type(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    converted = {key: _nullable_as_type(value) for key, value in node.items() if key != "nullable"}
+    if node.get("nullable") is True:
+        if isinstance(converted.get("type"), str):
+            converted["type"] = [converted["type"], "null"]
+        if isinstance(converted.get("enum"), list):
+            converted["enum"] = [*converted["enum"], None]
+    return converted
 
 
 def _resolve(document: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:

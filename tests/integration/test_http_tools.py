@@ -15,6 +15,7 @@ import pytest
 from services.tool_executor.service import ToolExecutor
 from shared.contracts import StepEvent, ToolExchange
 from shared.runtime import StepCall
+from tests.fixtures.audit import audit_trail
 from tests.fixtures.itops import API_TOKEN, ItopsProcess, tool_executor, write_config
 from tests.fixtures.tool_events import refund_event, request_calls
 
@@ -54,6 +55,7 @@ TOOLS = {
     "flaky_unsafe": _tool("flaky", spec="faults", safe_to_retry=False),
     "big": _tool("big", spec="faults", max_result_bytes=2000),
     "text": _tool("text", spec="faults"),
+    "health": _tool("health", spec="faults"),
 }
 
 
@@ -232,3 +234,76 @@ async def test_a_redelivered_ticket_call_replays_and_opens_one_ticket(
     tickets = await _get(api, "/tickets")
     titles = [t["title"] for t in tickets["tickets"] if t["service"] == "search"]
     assert titles == ["slow"], f"expected exactly one ticket for search: {titles}"
+
+
+# --- answers checked against the operation's response schema ---------------------------------
+
+
+@pytest.mark.parametrize("answer", ["valid", "null_count"])
+async def test_an_answer_that_matches_the_response_schema_is_the_result(
+    executor: ToolExecutor, answer: str
+) -> None:
+    exchange = await _call(executor, _incident(), "health", answer=answer)
+    assert _result(exchange)["service"] == "payments", f"{answer}: {exchange}"
+
+
+@pytest.mark.parametrize(
+    ("answer", "path"),
+    [
+        ("wrong_type", "$.errors_15m: expected type"),
+        ("missing_field", "$: missing required ['status']"),
+        ("nested", "$.recent[1].level: expected type 'string'"),
+    ],
+)
+async def test_an_answer_that_breaks_the_response_schema_fails_naming_tool_and_path(
+    executor: ToolExecutor, answer: str, path: str
+) -> None:
+    exchange = await _call(executor, _incident(), "health", answer=answer)
+    assert (exchange.ok, exchange.error.code) == (False, "TOOL_RESULT_INVALID"), (
+        f"a malformed answer ({answer}) was not refused as invalid: {exchange}"
+    )
+    message = exchange.error.message
+    assert message.startswith("health:"), f"the message does not name the tool: {message!r}"
+    assert path in message, f"the message does not say {path!r}: {message!r}"
+
+
+async def test_a_schema_failure_message_carries_no_value_of_the_answer(
+    executor: ToolExecutor,
+) -> None:
+    exchange = await _call(executor, _incident(), "health", answer="wrong_type")
+    assert exchange.error.code == "TOOL_RESULT_INVALID", f"not refused: {exchange}"
+    message = exchange.error.message
+    assert "jane" not in message, f"the answer's personal data leaked: {message!r}"
+    assert "example.com" not in message, f"the answer's personal data leaked: {message!r}"
+
+
+async def test_an_answer_in_an_undeclared_media_type_fails_as_invalid(
+    executor: ToolExecutor,
+) -> None:
+    exchange = await _call(executor, _incident(), "health", answer="text")
+    assert exchange.error.code == "TOOL_RESULT_INVALID", f"text/plain accepted: {exchange}"
+    assert "text/plain" in exchange.error.message, f"media type not named: {exchange.error}"
+
+
+async def test_a_malformed_answer_is_not_retried_even_for_a_tool_safe_to_retry(
+    executor: ToolExecutor, api: ItopsProcess
+) -> None:
+    exchange = await _call(executor, _incident(), "health", answer="missing_field", key="once")
+    assert exchange.error.code == "TOOL_RESULT_INVALID", f"not refused: {exchange}"
+    hits = await _get(api, "/faults/hits")
+    assert hits["health:once"] == 1, f"a malformed answer was asked for again: {hits}"
+
+
+async def test_a_malformed_answer_is_audited_as_a_failed_call(executor: ToolExecutor) -> None:
+    event = _incident()
+    event.envelope.workflow.steps_taken += 1
+    request_calls(event, ("health", {"answer": "nested"}))
+    async with audit_trail() as trail:
+        await executor.handle(event, trail.audited(event, ACT, service="tool-executor"))
+        [record] = await trail.records()
+    assert (record.kind, record.subject, record.outcome) == (
+        "tool_call",
+        "health",
+        "TOOL_RESULT_INVALID",
+    ), f"the failed call was audited wrongly: {record}"
+    assert "$.recent[1].level" in record.detail, f"the reason is not on the trail: {record}"
