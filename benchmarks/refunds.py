@@ -8,15 +8,21 @@ left to refund", a shorter and cheaper path than the one being measured.
 
 Example::
 
-    create_business_db(data_dir / "tool-executor" / "business.sqlite3", invoices=500)
+    create_business_db(business_db_path(data_dir), invoices=500)
     text = refund_text(invoice_id(0))  # "... invoice INV-2000, please refund me"
+    ...  # the requests
+    assert max(refunds_per_invoice(business_db_path(data_dir)).values()) == 1
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 from services.tool_executor.business import open_business_db
+from services.tool_executor.settings import state_dir
 from shared.config import ConduitSettings
 
 FIRST_INVOICE = 2000
@@ -27,6 +33,11 @@ def invoice_id(index: int) -> str:
     if index < 0:
         raise ValueError(f"invoice indexes start at 0, got {index}")
     return f"INV-{FIRST_INVOICE + index}"
+
+
+def business_db_path(data_dir: Path) -> Path:
+    """Where a tool-executor with `data_dir` and no `CONDUIT_TOOL_EXECUTOR_DB` keeps it."""
+    return state_dir(ConduitSettings(data_dir=data_dir)) / "business.sqlite3"
 
 
 def refund_text(invoice: str) -> str:
@@ -56,3 +67,10 @@ def create_business_db(path: Path, *, invoices: int) -> None:
     seed.parent.mkdir(parents=True, exist_ok=True)
     seed.write_text(demo_seed.read_text() + "\n" + refundable_invoices_sql(invoices))
     open_business_db(path, seed).close()
+
+
+def refunds_per_invoice(path: Path) -> Counter[str]:
+    """How many refunds were paid on each invoice of the database at `path`."""
+    with closing(sqlite3.connect(path, timeout=10)) as db:
+        rows = db.execute("SELECT invoice_id FROM payments WHERE kind = 'refund'").fetchall()
+    return Counter(invoice for (invoice,) in rows)

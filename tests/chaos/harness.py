@@ -21,21 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
+from benchmarks.refunds import create_business_db, invoice_id, refund_text, refunds_per_invoice
 from benchmarks.targets import SCRIPTED_MODEL_ENV, load_knowledge
 from conduit.stack import ServiceProcesses, process_key
 from services.catalog import SERVICE_NAMES
-from services.tool_executor.business import open_business_db
 from shared.bus import BusMessage, Topics
 from shared.bus.base import Listener
 from shared.bus.kafka import KafkaBus
@@ -48,7 +46,6 @@ from shared.testing import KafkaServer
 Kind = Literal["refund", "order", "product"]
 KINDS: tuple[Kind, ...] = ("refund", "order", "product")
 
-FIRST_EXTRA_INVOICE = 2000
 ORDERS = ("ORD-5001", "ORD-5002", "ORD-5003")
 PRODUCT_QUESTION = "How long is the warranty and what does it cover?"
 STARTUP_TIMEOUT_S = 180.0
@@ -57,29 +54,6 @@ REQUEST_TIMEOUT_S = 120.0
 LOG_TAIL_CHARS = 2500
 # A duplicate response follows its original within a redelivery; wait that long for it.
 LINGER_S = 2.0
-
-
-def _extra_invoices_sql(count: int) -> str:
-    """`count` invoices charged twice three days ago: each refundable once, for 49.99."""
-    last = FIRST_EXTRA_INVOICE + count - 1
-    return (
-        f"WITH RECURSIVE n(i) AS (SELECT {FIRST_EXTRA_INVOICE} UNION ALL "
-        f"SELECT i + 1 FROM n WHERE i < {last})\n"
-        "INSERT INTO invoices (invoice_id, customer_id, amount_cents, currency, status,"
-        " charged_count, issued_at)\n"
-        "SELECT 'INV-' || i, 'CUS-100', 4999, 'USD', 'paid', 2, datetime('now', '-3 days')"
-        " FROM n;\n"
-    )
-
-
-def create_business_db(path: Path, *, extra_invoices: int) -> None:
-    """The demo company database plus INV-2000… refundable invoices, made before the
-    tool-executor starts (it opens an existing database as it is)."""
-    demo_seed = ConduitSettings().config_dir / "demo" / "business.sql"
-    seed = path.with_suffix(".seed.sql")
-    seed.parent.mkdir(parents=True, exist_ok=True)
-    seed.write_text(demo_seed.read_text() + "\n" + _extra_invoices_sql(extra_invoices))
-    open_business_db(path, seed).close()
 
 
 class ChaosStack:
@@ -94,7 +68,7 @@ class ChaosStack:
         self.topics = Topics(f"chaos{time.time_ns()}")
         self.business_db = data_dir / "business.sqlite3"
         self._invoices = invoices
-        self._next_invoice = itertools.count(FIRST_EXTRA_INVOICE)
+        self._next_invoice = itertools.count()
         self.processes = ServiceProcesses(
             bootstrap=kafka.bootstrap_servers,
             data_dir=data_dir,
@@ -107,7 +81,7 @@ class ChaosStack:
 
     def start(self, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
         """Create the database and topics, start the services and index the knowledge."""
-        create_business_db(self.business_db, extra_invoices=self._invoices)
+        create_business_db(self.business_db, invoices=self._invoices)
         # Up front, so no process races the broker's auto-creation with its own partitions.
         self.kafka.create_topics(
             self.topics.all_for(list(SERVICE_NAMES)), ConduitSettings().kafka_partitions
@@ -124,15 +98,13 @@ class ChaosStack:
 
     def take_invoice(self) -> str:
         """A refundable invoice no earlier request of this stack has used."""
-        number = next(self._next_invoice)
-        if number >= FIRST_EXTRA_INVOICE + self._invoices:
+        index = next(self._next_invoice)
+        if index >= self._invoices:
             raise RuntimeError(f"all {self._invoices} refundable invoices are used up")
-        return f"INV-{number}"
+        return invoice_id(index)
 
     def payments_per_invoice(self) -> Counter[str]:
-        with closing(sqlite3.connect(self.business_db, timeout=10)) as db:
-            rows = db.execute("SELECT invoice_id FROM payments WHERE kind = 'refund'").fetchall()
-        return Counter(invoice for (invoice,) in rows)
+        return refunds_per_invoice(self.business_db)
 
     def rss_kib(self) -> dict[str, int]:
         """Resident memory of each running service process (VmRSS), in KiB."""
@@ -518,8 +490,8 @@ async def run_load(
 
 
 def _message(kind: Kind, invoice: str | None, number: int) -> str:
-    if kind == "refund":
-        return f"I was charged twice for invoice {invoice}, please refund me"
+    if invoice is not None:
+        return refund_text(invoice)
     if kind == "order":
         return f"Hi, where is my order {ORDERS[number % len(ORDERS)]}? It has been a week."
     return PRODUCT_QUESTION
