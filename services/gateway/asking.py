@@ -19,6 +19,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from services.gateway.auth import Authenticator, Caller
 from services.gateway.errors import BadRequest, NotReady, TooLarge
+from services.gateway.late_answers import GROUP as LATE_ANSWERS_GROUP
+from services.gateway.late_answers import (
+    LateAnswers,
+    awaits_more,
+    customer_reply,
+    mark_awaiting,
+)
 from services.gateway.limits import Admission, LocalAdmission
 from services.gateway.settings import GatewaySettings
 from shared.bus import Bus, Topics
@@ -36,7 +43,12 @@ from shared.contracts import (
     new_envelope,
     new_id,
 )
-from shared.memory import MemoryStore, MemoryUnavailable, StoredTurn, prune_to_budget
+from shared.memory import (
+    MemoryStore,
+    MemoryUnavailable,
+    StoredTurn,
+    prune_to_budget,
+)
 from shared.models.local_gguf import GgufTokenizer
 from shared.runtime.approvals import Verb, decision_for, publish_decision
 
@@ -46,6 +58,7 @@ SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 # An approval id is a call's idempotency key: request:workflow.step@n:call.
 APPROVAL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,299}$")
 TURN_ROLES = ("user", "assistant")
+MAX_DECISION_COMMENT_CHARS = 500
 SUMMARY_WORKFLOW, SUMMARY_STEP, SUMMARY_SERVICE = "summarise_history", "draft", "prompt-builder"
 SUMMARY_PREFIX = "Summary of our conversation so far: "
 # Without a summary (the model could not make one), only this many newest turns go along.
@@ -105,10 +118,16 @@ class Gateway:
         self._client = ConduitClient(bus, topics, principal_key=principal_key, vault_key=vault_key)
         # Counts history the way the model will: its own tokenizer (no model loaded).
         self._tokenizer = GgufTokenizer()
+        self._late = LateAnswers(history)
         self.ready = False
 
     async def start(self) -> None:
-        """Connect to the bus and listen for responses and answer pieces; then `ready`."""
+        """Connect to the bus and listen for responses and answer pieces; then `ready`.
+
+        Every replica also joins the group that adds late answers to conversations."""
+        self._bus.subscribe(
+            [self._topics.responses], group=LATE_ANSWERS_GROUP, handler=self._late.on_response
+        )
         await self._bus.start()
         await self._client.start()
         self.ready = True
@@ -271,7 +290,9 @@ class Gateway:
         return response.answer.text
 
     async def _remember(self, event: StepEvent, response: Response) -> None:
-        reply = response.answer.text if response.HasField("answer") else response.handoff.message
+        """Store the exchange; a request that may still be answered (parked for an approval,
+        handed to a person) is marked so its later replies join the conversation too."""
+        reply = customer_reply(response)
         if not reply:
             return
         envelope = event.envelope
@@ -285,6 +306,8 @@ class Gateway:
                     Turn(role="assistant", content=reply),
                 ],
             )
+            if awaits_more(response):
+                await mark_awaiting(self.history, response, reply)
         except MemoryUnavailable:
             # The caller still gets the answer; only the next ask lacks this exchange.
             log.warning("history not stored (request %s)", envelope.request_id, exc_info=True)
@@ -295,6 +318,8 @@ class Gateway:
             raise NotReady("the gateway is not connected to the bus yet")
         if not APPROVAL_ID_PATTERN.match(approval_id):
             raise BadRequest(f"approval_id must match {APPROVAL_ID_PATTERN.pattern}")
+        if len(comment) > MAX_DECISION_COMMENT_CHARS:
+            raise BadRequest(f"comment is over {MAX_DECISION_COMMENT_CHARS} characters")
         decision = decision_for(
             approval_id,
             verb,

@@ -1,4 +1,5 @@
-"""The gateway's gRPC API (`conduit.v1.Gateway`, grpc.aio): unary and server-streaming ask.
+"""The gateway's gRPC API (`conduit.v1.Gateway`, grpc.aio): unary and server-streaming ask,
+and decisions on tool calls waiting for a person.
 
 Credentials come as metadata `authorization: Bearer <key or JWT>`. Refusals end the call
 with a status: UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT, UNAVAILABLE, or
@@ -15,9 +16,20 @@ from typing import Any, NoReturn
 import grpc  # type: ignore[import-untyped]
 
 from services.gateway.asking import Gateway, Question
-from services.gateway.errors import GatewayError, RateLimited
-from shared.contracts import AskEvent, AskRequest, Envelope, Response, StreamChunk
+from services.gateway.errors import BadRequest, GatewayError, RateLimited
+from shared.contracts import (
+    AskEvent,
+    AskRequest,
+    DecideReply,
+    DecideRequest,
+    Envelope,
+    Response,
+    StreamChunk,
+)
 from shared.contracts.rpc import GatewayServicer, add_GatewayServicer_to_server
+from shared.runtime.approvals import Verb
+
+VERBS: tuple[Verb, ...] = ("approve", "reject")
 
 
 class GatewayRpc(GatewayServicer):
@@ -46,6 +58,17 @@ class GatewayRpc(GatewayServicer):
                         yield AskEvent(chunk=piece)
                     else:
                         yield AskEvent(response=piece)
+        except GatewayError as exc:
+            await _abort(context, exc)
+
+    async def Decide(self, request: DecideRequest, context: Any) -> DecideReply:
+        try:
+            caller = self._gateway.authenticator.caller(_authorization(context))
+            verb = next((v for v in VERBS if v == request.decision), None)
+            if verb is None:
+                raise BadRequest(f"decision must be one of {VERBS}: {request.decision!r}")
+            await self._gateway.decide(caller, request.approval_id, verb, request.comment)
+            return DecideReply(status="submitted")
         except GatewayError as exc:
             await _abort(context, exc)
 

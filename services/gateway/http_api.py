@@ -22,7 +22,13 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.gateway.asking import APPROVAL_ID_PATTERN, SESSION_ID_PATTERN, Gateway, Question
+from services.gateway.asking import (
+    APPROVAL_ID_PATTERN,
+    MAX_DECISION_COMMENT_CHARS,
+    SESSION_ID_PATTERN,
+    Gateway,
+    Question,
+)
 from services.gateway.auth import Caller
 from services.gateway.errors import GatewayError, RateLimited, Unauthenticated
 from shared.contracts import Envelope, ErrorCode, Response, StreamChunk, Turn
@@ -185,7 +191,7 @@ class AskResponse(BaseModel):
 
 class DecisionBody(BaseModel):
     decision: Literal["approve", "reject"]
-    comment: str = Field(default="", max_length=500)
+    comment: str = Field(default="", max_length=MAX_DECISION_COMMENT_CHARS)
 
 
 class ChunkBody(BaseModel):

@@ -7,6 +7,7 @@ A test module sets Kafka transactions on by overriding the `transactional` fixtu
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 import time
 import uuid
@@ -73,6 +74,21 @@ def telemetry_to_jaeger(jaeger: JaegerServer, run_id: str) -> dict[str, str]:
         "CONDUIT_TRACES": "otlp",
         "CONDUIT_OTLP_ENDPOINT": jaeger.otlp_http_endpoint,
     }
+
+
+def config_needing_refund_approval(directory: Path, expires_after_s: float) -> Path:
+    """A copy of the shipped config in `directory`, where `issue_refund` waits for a
+    supervisor's approval."""
+    config = directory / "config"
+    shutil.copytree(repo_root() / "config", config)
+    tools_file = config / "tools.yaml"
+    tools = yaml.safe_load(tools_file.read_text(encoding="utf-8"))
+    tools["tools"]["issue_refund"]["approval"] = {
+        "approver_roles": ["supervisor"],
+        "expires_after_s": expires_after_s,
+    }
+    tools_file.write_text(yaml.safe_dump(tools), encoding="utf-8")
+    return config
 
 
 @pytest.fixture
@@ -172,6 +188,7 @@ async def step_events_to(
 
 # The gateway process in front of the stack, for the gateway tests.
 DEMO_KEY = "demo-key-default-customer"
+SUPERVISOR_KEY = "e2e-supervisor-key"  # may approve refunds that need a supervisor
 TIGHT_KEY = "e2e-tight-key"  # one ask per 100 s
 DISABLED_KEY = "e2e-disabled-key"
 FUZZ_KEY = "e2e-fuzz-key"  # limits high enough that a fuzzer's asks reach the pipeline
@@ -205,6 +222,7 @@ def write_key_file(path: Path) -> Path:
             roles=["customer"],
             limits={"rate_per_s": 0.01, "burst": 1, "max_in_flight": 4},
         ),
+        entry("supervisor", SUPERVISOR_KEY, roles=["supervisor"], user_id="sam"),
         entry("disabled", DISABLED_KEY, roles=["customer"], disabled=True),
         entry(
             "fuzz",

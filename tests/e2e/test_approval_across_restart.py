@@ -4,11 +4,9 @@ process restarts, and the decision made afterwards still resumes it, exactly onc
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conduit.approvals import waiting_approvals
 from conduit.stack import ServiceProcesses
@@ -16,7 +14,6 @@ from services.catalog import APPROVALS
 from shared.bus import Topics
 from shared.bus.kafka import KafkaBus
 from shared.client import ConduitClient
-from shared.config import repo_root
 from shared.contracts import Response
 from shared.runtime.approvals import Verb, decision_for, publish_decision
 from shared.testing import KafkaServer
@@ -24,6 +21,7 @@ from tests.e2e.conftest import (
     PRINCIPAL_KEY,
     REFUND_MESSAGE,
     STARTUP_TIMEOUT_S,
+    config_needing_refund_approval,
     describe,
     later_response,
     load_knowledge,
@@ -40,17 +38,7 @@ def approval_expires_after_s() -> float:
 
 @pytest.fixture
 def config_dir(tmp_path: Path, approval_expires_after_s: float) -> Path:
-    """The shipped config, with `issue_refund` needing a supervisor's approval."""
-    config = tmp_path / "config"
-    shutil.copytree(repo_root() / "config", config)
-    tools_file = config / "tools.yaml"
-    tools = yaml.safe_load(tools_file.read_text(encoding="utf-8"))
-    tools["tools"]["issue_refund"]["approval"] = {
-        "approver_roles": ["supervisor"],
-        "expires_after_s": approval_expires_after_s,
-    }
-    tools_file.write_text(yaml.safe_dump(tools), encoding="utf-8")
-    return config
+    return config_needing_refund_approval(tmp_path, approval_expires_after_s)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from shared.contracts._generated.conduit.v1 import events_pb2 as conduit_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63onduit/v1/gateway.proto\x12\nconduit.v1\x1a\x17\x63onduit/v1/events.proto\"Q\n\nAskRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12!\n\x07history\x18\x03 \x03(\x0b\x32\x10.conduit.v1.Turn\"g\n\x08\x41skEvent\x12(\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x17.conduit.v1.StreamChunkH\x00\x12(\n\x08response\x18\x02 \x01(\x0b\x32\x14.conduit.v1.ResponseH\x00\x42\x07\n\x05\x65vent2{\n\x07Gateway\x12\x33\n\x03\x41sk\x12\x16.conduit.v1.AskRequest\x1a\x14.conduit.v1.Response\x12;\n\tAskStream\x12\x16.conduit.v1.AskRequest\x1a\x14.conduit.v1.AskEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63onduit/v1/gateway.proto\x12\nconduit.v1\x1a\x17\x63onduit/v1/events.proto\"Q\n\nAskRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12!\n\x07history\x18\x03 \x03(\x0b\x32\x10.conduit.v1.Turn\"g\n\x08\x41skEvent\x12(\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x17.conduit.v1.StreamChunkH\x00\x12(\n\x08response\x18\x02 \x01(\x0b\x32\x14.conduit.v1.ResponseH\x00\x42\x07\n\x05\x65vent\"G\n\rDecideRequest\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x02 \x01(\t\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\"\x1d\n\x0b\x44\x65\x63ideReply\x12\x0e\n\x06status\x18\x01 \x01(\t2\xb9\x01\n\x07Gateway\x12\x33\n\x03\x41sk\x12\x16.conduit.v1.AskRequest\x1a\x14.conduit.v1.Response\x12;\n\tAskStream\x12\x16.conduit.v1.AskRequest\x1a\x14.conduit.v1.AskEvent0\x01\x12<\n\x06\x44\x65\x63ide\x12\x19.conduit.v1.DecideRequest\x1a\x17.conduit.v1.DecideReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASKREQUEST']._serialized_end=146
   _globals['_ASKEVENT']._serialized_start=148
   _globals['_ASKEVENT']._serialized_end=251
-  _globals['_GATEWAY']._serialized_start=253
-  _globals['_GATEWAY']._serialized_end=376
+  _globals['_DECIDEREQUEST']._serialized_start=253
+  _globals['_DECIDEREQUEST']._serialized_end=324
+  _globals['_DECIDEREPLY']._serialized_start=326
+  _globals['_DECIDEREPLY']._serialized_end=355
+  _globals['_GATEWAY']._serialized_start=358
+  _globals['_GATEWAY']._serialized_end=543
 # @@protoc_insertion_point(module_scope)

@@ -24,3 +24,19 @@ class AskEvent(_message.Message):
     chunk: _events_pb2.StreamChunk
     response: _events_pb2.Response
     def __init__(self, chunk: _Optional[_Union[_events_pb2.StreamChunk, _Mapping]] = ..., response: _Optional[_Union[_events_pb2.Response, _Mapping]] = ...) -> None: ...
+
+class DecideRequest(_message.Message):
+    __slots__ = ("approval_id", "decision", "comment")
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    approval_id: str
+    decision: str
+    comment: str
+    def __init__(self, approval_id: _Optional[str] = ..., decision: _Optional[str] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class DecideReply(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    def __init__(self, status: _Optional[str] = ...) -> None: ...

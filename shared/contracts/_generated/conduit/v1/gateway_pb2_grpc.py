@@ -46,6 +46,11 @@ class GatewayStub:
                 request_serializer=conduit_dot_v1_dot_gateway__pb2.AskRequest.SerializeToString,
                 response_deserializer=conduit_dot_v1_dot_gateway__pb2.AskEvent.FromString,
                 _registered_method=True)
+        self.Decide = channel.unary_unary(
+                '/conduit.v1.Gateway/Decide',
+                request_serializer=conduit_dot_v1_dot_gateway__pb2.DecideRequest.SerializeToString,
+                response_deserializer=conduit_dot_v1_dot_gateway__pb2.DecideReply.FromString,
+                _registered_method=True)
 
 
 class GatewayServicer:
@@ -66,6 +71,14 @@ class GatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Decide(self, request, context):
+        """Approve or reject a tool call waiting for a person, as the caller: the approvals desk
+        counts the decision only for the tool's approver roles.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +91,11 @@ def add_GatewayServicer_to_server(servicer, server):
                     servicer.AskStream,
                     request_deserializer=conduit_dot_v1_dot_gateway__pb2.AskRequest.FromString,
                     response_serializer=conduit_dot_v1_dot_gateway__pb2.AskEvent.SerializeToString,
+            ),
+            'Decide': grpc.unary_unary_rpc_method_handler(
+                    servicer.Decide,
+                    request_deserializer=conduit_dot_v1_dot_gateway__pb2.DecideRequest.FromString,
+                    response_serializer=conduit_dot_v1_dot_gateway__pb2.DecideReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +153,33 @@ class Gateway:
             '/conduit.v1.Gateway/AskStream',
             conduit_dot_v1_dot_gateway__pb2.AskRequest.SerializeToString,
             conduit_dot_v1_dot_gateway__pb2.AskEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Decide(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/conduit.v1.Gateway/Decide',
+            conduit_dot_v1_dot_gateway__pb2.DecideRequest.SerializeToString,
+            conduit_dot_v1_dot_gateway__pb2.DecideReply.FromString,
             options,
             channel_credentials,
             insecure,
