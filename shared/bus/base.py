@@ -17,6 +17,8 @@ class BusMessage:
     headers: Mapping[str, str] = field(default_factory=dict)
     partition: int = 0
     offset: int = 0
+    # When the record was produced (Kafka's CreateTime), in Unix milliseconds; None if unknown.
+    timestamp_ms: int | None = None
 
 
 Handler = Callable[[BusMessage], Awaitable[None]]

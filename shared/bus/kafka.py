@@ -316,4 +316,5 @@ def _from_record(record: ConsumerRecord[bytes, bytes]) -> BusMessage:
         headers={k: v.decode("utf-8", "replace") for k, v in record.headers},
         partition=record.partition,
         offset=record.offset,
+        timestamp_ms=record.timestamp,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
@@ -88,6 +89,7 @@ class MemoryBus:
             headers=with_trace_headers(headers),
             partition=partition,
             offset=offset,
+            timestamp_ms=time.time_ns() // 1_000_000,
         )
         for listener in list(self._listeners[topic]):
             self._tasks.append(asyncio.create_task(_deliver(listener, message)))

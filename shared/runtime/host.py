@@ -17,6 +17,7 @@ from shared.runtime.retry import RetryRunner
 from shared.runtime.service import StepService
 from shared.runtime.steps import StepRunner
 from shared.telemetry import configure_logging, configure_tracing
+from shared.telemetry.health import Health
 from shared.telemetry.metrics import configure_metrics
 from shared.workflow import WorkflowRegistry
 from shared.workflow.model import SERVICE_NAMES
@@ -130,21 +131,27 @@ async def _serve(settings: ConduitSettings, factory: ServiceFactory) -> None:
         service=service.name, level=settings.log_level, json_format=settings.log_format == "json"
     )
     tracing = configure_tracing(settings, service.name)
-    metrics = configure_metrics(settings, service.name)
+    # Probes on the metrics port: live while this loop ticks, ready from subscribed to SIGTERM.
+    health = Health()
+    metrics = configure_metrics(settings, service.name, health)
+    heartbeat = asyncio.create_task(health.heartbeat())
     host = ServiceHost(settings, make_bus(settings, client_id=service.name), [service])
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await host.start()
+    health.mark_ready()
     watchdog = (
         asyncio.create_task(stop_when_orphaned(stopping)) if settings.exit_with_parent else None
     )
     await stopping.wait()
+    health.mark_not_ready()
     if watchdog is not None:
         watchdog.cancel()
     log.info("%s: stopping", service.name)
     stopped = await stop_within(host, settings.shutdown_grace_s + STOP_MARGIN_S)
+    heartbeat.cancel()
     if tracing is not None:
         tracing.shutdown()  # flushes spans still queued
     if metrics is not None:

@@ -45,7 +45,7 @@ from shared.runtime.retry import attempt_of, backoff_s, schedule_retry
 from shared.runtime.service import StepCall, StepService
 from shared.runtime.stream import AnswerStream
 from shared.security import verify_principal
-from shared.telemetry.metrics import EVENTS, IN_FLIGHT, STEP_SECONDS
+from shared.telemetry.metrics import EVENTS, IN_FLIGHT, QUEUE_WAIT, STEP_SECONDS
 from shared.telemetry.tracing import tracer
 from shared.telemetry.versions import run_attributes, version_attributes
 from shared.workflow import Continue, Finish, Stop, WorkflowRegistry, advance, check_limits, locate
@@ -102,6 +102,10 @@ class StepRunner:
         self._rng = random.Random()
 
     async def __call__(self, message: BusMessage) -> None:
+        if message.timestamp_ms is not None:
+            # Clocks of producer and consumer hosts differ a little: never a negative wait.
+            waited_s = max(0.0, time.time() - message.timestamp_ms / 1000)
+            QUEUE_WAIT.record(waited_s, {"service": self._service.name, "topic": message.topic})
         try:
             event = self._decode(message)
         except _Malformed as malformed:

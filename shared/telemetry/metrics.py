@@ -6,18 +6,26 @@ instruments feeds both readers: the Prometheus endpoint (`/metrics` on `metrics_
 the OTLP exporter (`<otlp_endpoint>/v1/metrics`). Attributes stay low-cardinality: no
 request or session ids. Prometheus names follow from name and unit, e.g.
 `conduit.step.duration` in seconds is scraped as `conduit_step_duration_seconds`.
+
+The Prometheus endpoint also answers the Kubernetes probes (`/healthz`, `/readyz`) when
+given a `Health`: the probes and the scrape read the same process on the same port.
 """
 
 from __future__ import annotations
+
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from opentelemetry import metrics
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from prometheus_client import start_http_server
+from prometheus_client import make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from shared.config import ConduitSettings
+from shared.telemetry.health import Health, with_health_endpoints
 from shared.telemetry.resource import service_resource
 
 __all__ = [
@@ -26,10 +34,12 @@ __all__ = [
     "COST",
     "EVENTS",
     "IN_FLIGHT",
+    "QUEUE_WAIT",
     "STEP_SECONDS",
     "TOKENS",
     "TOOL_CALLS",
     "configure_metrics",
+    "serve_metrics",
 ]
 
 _meter = metrics.get_meter("conduit")
@@ -64,6 +74,18 @@ TOOL_CALLS = _meter.create_counter(
 CACHE_LOOKUPS = _meter.create_counter(
     "conduit.cache.lookups", unit="{lookup}", description="Cache lookups by cache and result."
 )
+# The autoscaling signal that knows LLM work (charts/conduit/README.md): lag counts records,
+# whatever they cost, and keeps growing behind one stuck record (its offset holds the commit)
+# while the other sessions of the partition flow; the wait of the records that do start
+# says how long requests queue. Attributes service and topic.
+QUEUE_WAIT = _meter.create_histogram(
+    "conduit.queue.wait",
+    unit="s",
+    description="From a record's production to the start of its handling (Kafka and in-process).",
+    explicit_bucket_boundaries_advisory=(
+        0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300,
+    ),
+)  # fmt: skip
 CONSUMER_LAG = _meter.create_gauge(
     "conduit.consumer.lag",
     unit="{record}",
@@ -71,8 +93,13 @@ CONSUMER_LAG = _meter.create_gauge(
 )
 
 
-def configure_metrics(settings: ConduitSettings, service_name: str) -> MeterProvider | None:
+def configure_metrics(
+    settings: ConduitSettings, service_name: str, health: Health | None = None
+) -> MeterProvider | None:
     """Install this process's meter provider; None (metrics off) when nothing exports.
+
+    With `metrics_port` set, `/metrics` (and, given `health`, `/healthz` and `/readyz`) are
+    served from a daemon thread.
 
     OpenTelemetry allows one global provider per process, so call this once, at start-up.
     Shut the provider down on exit: that pushes the last OTLP export.
@@ -89,5 +116,27 @@ def configure_metrics(settings: ConduitSettings, service_name: str) -> MeterProv
     provider = MeterProvider(metric_readers=readers, resource=service_resource(service_name))
     metrics.set_meter_provider(provider)
     if settings.metrics_port is not None:
-        start_http_server(settings.metrics_port, addr=settings.metrics_address)
+        serve_metrics(settings.metrics_address, settings.metrics_port, health)
     return provider
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Probes and scrapes every few seconds would flood the log."""
+
+
+def serve_metrics(address: str, port: int, health: Health | None = None) -> WSGIServer:
+    """Serve the Prometheus exposition (and the probes) on `address:port` from a daemon
+    thread; returns the server (`shutdown()` stops it). Port 0 picks a free one
+    (`server.server_port`).
+    """
+    app = make_wsgi_app()
+    server = make_server(
+        address,
+        port,
+        app if health is None else with_health_endpoints(health, app),
+        ThreadingWSGIServer,
+        handler_class=_QuietHandler,
+    )
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
