@@ -2,7 +2,8 @@
 
 Run: `python -m examples.itops.mcp_server` (stdio) or
 `python -m examples.itops.mcp_server --http --port 8711` (streamable HTTP at `/mcp`).
-With `ITOPS_FAULTS=1` it also lists tools that fail, hang or answer too much, for tests.
+With `ITOPS_FAULTS=1` it also lists tools that fail, hang, answer too much or break their
+own output schema, for tests.
 """
 
 from __future__ import annotations
@@ -14,16 +15,22 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
 from examples.itops import data
 
 FAULTS_ENV = "ITOPS_FAULTS"
 READ_ONLY = ToolAnnotations(read_only_hint=True)
+HEALTH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"service": {"type": "string"}, "status": {"type": "string"}},
+    "required": ["service", "status"],
+}
 
 
 def create_server(*, faults: bool = False) -> MCPServer:
-    server = MCPServer("itops")
+    server = MCPServer("itops", tools=[_drifted_health()] if faults else None)
     tickets: dict[str, dict[str, Any]] = {}
 
     @server.tool(annotations=READ_ONLY)
@@ -74,6 +81,23 @@ def _add_fault_tools(server: MCPServer) -> None:
     def big_report(kilobytes: int) -> dict[str, Any]:
         """An answer of about `kilobytes` KiB."""
         return {"blob": "x" * kilobytes * 1024}
+
+
+def _drifted_health() -> Tool:
+    """A tool whose answers no longer match the output schema it lists, as a server's would
+    after its code changed and its listing did not. The SDK checks a tool's answers against
+    the model it derives from the return type; a schema set by hand is listed unchecked."""
+
+    def drifted_health(service: str) -> CallToolResult:
+        """Whether a service is healthy (its status comes back as an HTTP code)."""
+        answer = {"service": service, "status": 503}
+        return CallToolResult(
+            content=[TextContent(text=f"{service}: 503")], structured_content=answer
+        )
+
+    tool = Tool.from_function(drifted_health, annotations=READ_ONLY)
+    tool.fn_metadata.output_schema = HEALTH_SCHEMA
+    return tool
 
 
 def main() -> None:

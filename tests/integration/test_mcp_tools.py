@@ -110,6 +110,19 @@ async def test_an_answer_over_the_size_limit_fails_as_too_large(executor: ToolEx
     assert exchange.error.code == "TOOL_RESULT_TOO_LARGE", f"oversize answer accepted: {exchange}"
 
 
+@pytest.mark.parametrize("server", ["ops", "remote"])
+async def test_an_answer_that_breaks_the_listed_output_schema_fails_as_invalid(
+    executor: ToolExecutor, server: str
+) -> None:
+    exchange = await _call(executor, _incident(), f"{server}_drifted_health", service="search")
+    assert (exchange.ok, exchange.error.code) == (False, "TOOL_RESULT_INVALID"), (
+        f"{server}: an answer against its own output schema was accepted: {exchange}"
+    )
+    message = exchange.error.message
+    assert message.startswith(f"{server}_drifted_health"), f"tool not named: {message!r}"
+    assert "$.status" in message, f"{server}: the failing field is not named: {message!r}"
+
+
 async def test_a_server_that_fails_to_start_leaves_other_tools_working(
     executor: ToolExecutor, tmp_path: Path
 ) -> None:
