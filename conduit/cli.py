@@ -15,6 +15,7 @@ from pathlib import Path
 from conduit import approvals, audit, deadletters, demo, handoffs
 from conduit.dry_run import route_message
 from conduit.embedded import EmbeddedConduit
+from conduit.replay import command as replay
 from conduit.report import render_response
 from conduit.stack import ServiceProcesses
 from conduit.streaming import StreamPrinter
@@ -83,8 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     dlq_republish.add_argument("--force", action="store_true", help="even if done before")
     for dlq_command in (dlq_list, dlq_show, dlq_republish):
         dlq_command.add_argument("--json", action="store_true", help="JSON for scripts")
-    approvals.add_parser(commands)
-    handoffs.add_parser(commands)
+    for command_module in (approvals, handoffs, replay):
+        command_module.add_parser(commands)
     audit_query = commands.add_parser("audit", help="query the audit trail (Kafka), as a table")
     audit_query.add_argument("--request", default=None, help="only this request id")
     audit_query.add_argument("--tenant", default=None, help="only this tenant")
@@ -100,6 +101,7 @@ _STATUS_COMMANDS: dict[str, Callable[[ConduitSettings, argparse.Namespace], int]
     "approvals": approvals.run_command,
     "handoff": handoffs.run_command,
     "audit": audit.run_command,
+    "replay": replay.run_command,
 }
 
 

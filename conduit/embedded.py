@@ -3,7 +3,7 @@ routing as over Kafka, with nothing to install or start."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -12,7 +12,7 @@ from services.retrieval.knowledge import document_events_from_dir
 from shared.bus import MemoryBus, Topics
 from shared.client import ConduitClient
 from shared.config import ConduitSettings
-from shared.runtime import ServiceHost
+from shared.runtime import ServiceFactory, ServiceHost
 from shared.telemetry import configure_tracing
 
 
@@ -24,13 +24,24 @@ class EmbeddedConduit:
     ...     response = await conduit.client.ask("Where is ORD-5001?", session_id="s1")
     """
 
-    def __init__(self, settings: ConduitSettings, services: Sequence[str] = SERVICE_NAMES) -> None:
+    def __init__(
+        self,
+        settings: ConduitSettings,
+        services: Sequence[str] = SERVICE_NAMES,
+        *,
+        replacements: Mapping[str, ServiceFactory] | None = None,
+    ) -> None:
+        """`replacements` builds the named services with other factories (a replay's
+        tool-executor answering from recordings, say) instead of the catalog's."""
+        builders = {name: factory(name) for name in services} | dict(replacements or {})
         self.settings = settings
         self.bus = MemoryBus(
             partitions=settings.kafka_partitions, redelivery_delay_s=settings.retry_backoff_s
         )
         self.topics = Topics(settings.topic_prefix)
-        self.host = ServiceHost(settings, self.bus, [factory(name)(settings) for name in services])
+        self.host = ServiceHost(
+            settings, self.bus, [build(settings) for build in builders.values()]
+        )
         self.client = ConduitClient.from_settings(self.bus, settings)
         self.tracing = configure_tracing(settings, "conduit-embedded")
 

@@ -61,7 +61,7 @@ def render_steps(response: Response) -> str:
                 str(step.tokens or ""),
             )
         )
-    end_to_end = _end_to_end_ms(response)
+    end_to_end = end_to_end_ms(response)
     rows.append(("", "total in steps", "", f"{total_us / 1000:.1f}", ""))
     rows.append(("", "end to end", "", f"{end_to_end:.1f}", ""))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
@@ -75,7 +75,7 @@ def render_steps(response: Response) -> str:
     )
 
 
-def _end_to_end_ms(response: Response) -> float:
+def end_to_end_ms(response: Response) -> float:
     if not response.steps:
         return 0.0
     last = response.steps[-1]

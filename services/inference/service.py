@@ -319,8 +319,8 @@ class InferenceStep:
             )
 
 
-def build(settings: ConduitSettings) -> StepService:
-    inference_settings = InferenceSettings()
+def build(settings: ConduitSettings, inference: InferenceSettings | None = None) -> StepService:
+    inference_settings = inference or InferenceSettings()
     router = make_router(inference_settings)
     data_dir = settings.data_dir / "inference"
     default, limits = load_budgets(
