@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import median
 
 from shared.contracts import Response
 
@@ -17,7 +19,7 @@ class StepTiming:
 
 @dataclass(frozen=True)
 class Sample:
-    """One request: `Sample.of("refund", response, end_to_end_us=31_000).bus_overhead_us`."""
+    """One request: `Sample.of("refund", response, end_to_end_us=31_000).overhead_us`."""
 
     workflow: str
     outcome: str
@@ -35,17 +37,28 @@ class Sample:
 
     @property
     def steps_us(self) -> int:
+        """Time inside step handlers, as each step measured itself."""
         return sum(step.duration_us for step in self.steps)
 
     @property
-    def bus_overhead_us(self) -> int:
-        """Client-measured time not spent inside any step: transport and queueing."""
+    def overhead_us(self) -> int:
+        """Orchestration overhead: end to end minus the time inside step handlers.
+
+        What is left is the client's publish and wait, every bus crossing (serialising,
+        the broker or in-memory queue, the consumer's fetch, parsing), routing to the next
+        step, and queueing: for a free consumer slot, or for the event loop while it runs
+        other requests' steps.
+        """
         return self.end_to_end_us - self.steps_us
 
     @property
     def hops(self) -> int:
         """Bus crossings: client to the first step, between steps, last step to client."""
         return len(self.steps) + 1
+
+    @property
+    def overhead_per_hop_us(self) -> float:
+        return self.overhead_us / self.hops
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -60,7 +73,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def spread_ms(
-    values_us: Iterable[int], quantiles: Sequence[int] = (50, 95, 99)
+    values_us: Iterable[float], quantiles: Sequence[int] = (50, 95, 99)
 ) -> dict[str, float]:
     """`{"p50": .., "p95": .., "p99": ..}` in milliseconds, rounded to microseconds."""
     values = [v / 1000 for v in values_us]
@@ -79,31 +92,53 @@ def step_table(samples: Sequence[Sample]) -> list[dict[str, object]]:
     ]
 
 
-def summarize(samples: Sequence[Sample], *, wall_s: float) -> dict[str, object]:
-    """The JSON report of one mode's measured requests (timeouts count only as outcomes)."""
+def summarize(
+    samples: Sequence[Sample],
+    *,
+    wall_s: float,
+    cpu_s: Mapping[str, float],
+    floor_ms: Mapping[str, float] | None = None,
+) -> dict[str, object]:
+    """The JSON report of one run of measured requests; timeouts count only as outcomes.
+
+    `cpu_s` is the CPU seconds each group of processes spent during the run; it is
+    reported per answered request. `floor_ms`, the spread of one bare hop over the same
+    broker, gives the overhead per hop above it (None without a broker).
+    """
     answered = [s for s in samples if s.outcome != "timeout"]
-    outcomes: dict[str, int] = {}
-    for sample in samples:
-        outcomes[sample.outcome] = outcomes.get(sample.outcome, 0) + 1
-    workflows = dict.fromkeys(s.workflow for s in answered)
+    per_hop_ms = spread_ms(s.overhead_per_hop_us for s in answered)
     return {
         "requests": len(samples),
         "answered": len(answered),
+        "outcomes": dict(Counter(s.outcome for s in samples)),
         "wall_s": round(wall_s, 3),
         "throughput_rps": round(len(answered) / wall_s, 2) if wall_s > 0 else 0.0,
-        "outcomes": outcomes,
+        "hops_per_request": round(median(s.hops for s in answered), 1) if answered else 0,
         "end_to_end_ms": spread_ms(s.end_to_end_us for s in answered),
-        "steps_sum_ms": spread_ms((s.steps_us for s in answered), (50, 95)),
-        "bus_overhead_ms": spread_ms((s.bus_overhead_us for s in answered), (50, 95)),
-        "bus_overhead_per_hop_ms": spread_ms(
-            (s.bus_overhead_us // s.hops for s in answered), (50, 95)
-        ),
-        "workflows": {
-            name: {
-                "count": sum(1 for s in answered if s.workflow == name),
-                **spread_ms(s.end_to_end_us for s in answered if s.workflow == name),
-            }
-            for name in workflows
-        },
+        "in_steps_ms": spread_ms(s.steps_us for s in answered),
+        "overhead_ms": spread_ms(s.overhead_us for s in answered),
+        "overhead_per_hop_ms": per_hop_ms,
+        "overhead_per_hop_above_floor_ms": None
+        if floor_ms is None
+        else above_floor_ms(per_hop_ms, floor_ms),
+        "cpu_ms_per_request": cpu_ms_per_request(cpu_s, len(answered)),
         "steps": step_table(answered),
     }
+
+
+def cpu_ms_per_request(cpu_s: Mapping[str, float], requests: int) -> dict[str, float]:
+    """`{"total": .., <group>: ..}`: CPU milliseconds per request, rounded to 0.01 ms."""
+    if requests == 0:
+        return {"total": float("nan"), **{group: float("nan") for group in cpu_s}}
+    per_request = {group: seconds * 1000 / requests for group, seconds in cpu_s.items()}
+    return {
+        name: round(ms, 2)
+        for name, ms in {"total": sum(per_request.values()), **per_request}.items()
+    }
+
+
+def above_floor_ms(
+    per_hop_ms: Mapping[str, float], floor_ms: Mapping[str, float]
+) -> dict[str, float]:
+    """Per-hop overhead minus the bare produce→consume hop, percentile by percentile."""
+    return {q: round(per_hop_ms[q] - floor_ms[q], 3) for q in floor_ms if q in per_hop_ms}

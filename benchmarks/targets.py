@@ -1,21 +1,23 @@
-"""The deployments under test, each yielding a client with the knowledge base indexed.
+"""The deployments under test, each yielding a `Deployment` with the knowledge base indexed.
 
 All use the deterministic scripted stand-in model, so figures are orchestration, the
 real MiniLM embedding, retrieval and SQLite tool work, with zero model latency. The
 "-traced" variants are the same deployments with telemetry on, to measure what it costs:
 embedded writes its local trace file; Kafka exports traces and metrics over OTLP to a real
-Jaeger started here.
+Jaeger started here. `kafka-2x` runs two processes of every step service.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.cpu import descendant_pids
 from conduit.embedded import EmbeddedConduit
 from conduit.stack import ServiceProcesses
 from services.catalog import SERVICE_NAMES
@@ -31,7 +33,30 @@ from shared.testing import JaegerServer, KafkaServer
 SCRIPTED_MODEL_ENV = {"CONDUIT_INFERENCE_BACKEND": "scripted"}
 TENANT = "default"
 
-Target = Callable[[Path, float], AbstractAsyncContextManager[ConduitClient]]
+# The second consumer of a group is in the group only once the first has rejoined; this
+# is how long the eager rebalance of a loopback broker takes, with margin.
+REPLICA_SETTLE_S = 3.0
+LOG_TAIL_CHARS = 2000
+BENCHMARK_PROCESS = "benchmark process"
+SERVICE_PROCESSES = "service processes"
+OTHER_PROCESSES = "broker and other children"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A running deployment: its client, where its CPU is spent, and its broker if any.
+
+    `cpu_groups()` names the processes to read CPU from, as `benchmarks.cpu.read_groups`
+    takes them; `bootstrap` is None in one process, where there is no broker.
+    """
+
+    client: ConduitClient
+    cpu_groups: Callable[[], dict[str, list[int]]]
+    bootstrap: str | None
+    service_processes: int
+
+
+Target = Callable[[Path, float], AbstractAsyncContextManager[Deployment]]
 
 
 def fresh_prefix() -> str:
@@ -39,9 +64,7 @@ def fresh_prefix() -> str:
     return f"bench{time.time_ns()}"
 
 
-def embedded(
-    data_dir: Path, startup_timeout_s: float
-) -> AbstractAsyncContextManager[ConduitClient]:
+def embedded(data_dir: Path, startup_timeout_s: float) -> AbstractAsyncContextManager[Deployment]:
     """All six services in this process over the in-memory bus.
 
     The inference service reads its backend from the environment when built: the caller
@@ -54,7 +77,7 @@ def embedded(
 
 def embedded_traced(
     data_dir: Path, startup_timeout_s: float
-) -> AbstractAsyncContextManager[ConduitClient]:
+) -> AbstractAsyncContextManager[Deployment]:
     """The same, writing every span to the local trace file as `conduit demo` does."""
     settings = ConduitSettings(data_dir=data_dir, topic_prefix=fresh_prefix(), traces="file")
     return _embedded(settings, startup_timeout_s)
@@ -63,29 +86,39 @@ def embedded_traced(
 @asynccontextmanager
 async def _embedded(
     settings: ConduitSettings, startup_timeout_s: float
-) -> AsyncIterator[ConduitClient]:
+) -> AsyncIterator[Deployment]:
     async with EmbeddedConduit(settings) as conduit:
         await asyncio.wait_for(
             conduit.load_knowledge(settings.config_dir / "knowledge", TENANT), startup_timeout_s
         )
-        yield conduit.client
+        yield Deployment(
+            conduit.client,
+            cpu_groups=lambda: {BENCHMARK_PROCESS: [os.getpid()]},
+            bootstrap=None,
+            service_processes=0,
+        )
 
 
-def kafka(data_dir: Path, startup_timeout_s: float) -> AbstractAsyncContextManager[ConduitClient]:
+def kafka(data_dir: Path, startup_timeout_s: float) -> AbstractAsyncContextManager[Deployment]:
     """Six service processes against a throwaway loopback broker started here."""
     return _kafka(data_dir, startup_timeout_s, transactional=False)
 
 
+def kafka_2x(data_dir: Path, startup_timeout_s: float) -> AbstractAsyncContextManager[Deployment]:
+    """The same with two processes of every step service, each pair one consumer group."""
+    return _kafka(data_dir, startup_timeout_s, transactional=False, replicas=2)
+
+
 def kafka_traced(
     data_dir: Path, startup_timeout_s: float
-) -> AbstractAsyncContextManager[ConduitClient]:
+) -> AbstractAsyncContextManager[Deployment]:
     """The same, every service exporting traces and metrics over OTLP to a real Jaeger."""
     return _kafka(data_dir, startup_timeout_s, transactional=False, otlp=True)
 
 
 def kafka_transactions(
     data_dir: Path, startup_timeout_s: float
-) -> AbstractAsyncContextManager[ConduitClient]:
+) -> AbstractAsyncContextManager[Deployment]:
     """The same, with consume-transform-produce in Kafka transactions."""
     return _kafka(data_dir, startup_timeout_s, transactional=True)
 
@@ -99,12 +132,18 @@ class KafkaStack:
     bus: KafkaBus
     topics: Topics
     processes: ServiceProcesses
+    bootstrap: str
 
 
 @asynccontextmanager
 async def _kafka(
-    data_dir: Path, startup_timeout_s: float, *, transactional: bool, otlp: bool = False
-) -> AsyncIterator[ConduitClient]:
+    data_dir: Path,
+    startup_timeout_s: float,
+    *,
+    transactional: bool,
+    otlp: bool = False,
+    replicas: int = 1,
+) -> AsyncIterator[Deployment]:
     async with AsyncExitStack() as cleanup:
         env = dict(SCRIPTED_MODEL_ENV)
         if otlp:
@@ -119,7 +158,46 @@ async def _kafka(
         stack = await cleanup.enter_async_context(
             kafka_stack(data_dir, startup_timeout_s, transactional=transactional, env=env)
         )
-        yield stack.client
+        # After the knowledge is indexed: a retrieval replica reads the finished index.
+        await scale_out(stack.processes, replicas, startup_timeout_s)
+        yield Deployment(
+            stack.client,
+            cpu_groups=lambda: kafka_cpu_groups(stack.processes),
+            bootstrap=stack.bootstrap,
+            service_processes=len(stack.processes.alive()),
+        )
+
+
+async def scale_out(processes: ServiceProcesses, replicas: int, timeout_s: float) -> None:
+    """Start replicas 2..`replicas` of every step service; return once their groups settle."""
+    started = {
+        processes.start(name, replica=replica): name
+        for name in SERVICE_NAMES
+        for replica in range(2, replicas + 1)
+    }
+    deadline = time.monotonic() + timeout_s
+    while waiting := [
+        key for key, name in started.items() if f"started {name}" not in processes.log(key)
+    ]:
+        dead = [key for key in waiting if not processes.alive()[key]]
+        if dead:
+            raise RuntimeError(
+                f"replicas died during start-up: {dead}\n{_log_tails(processes, dead)}"
+            )
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"replicas not started within {timeout_s} s: {waiting}")
+        await asyncio.sleep(0.2)
+    if started:
+        await asyncio.sleep(REPLICA_SETTLE_S)
+
+
+def kafka_cpu_groups(processes: ServiceProcesses) -> dict[str, list[int]]:
+    """This process, the service processes (with any children), and every other process
+    below this one: the broker, and Jaeger when traced."""
+    services = [processes.pid(key) for key, alive in processes.alive().items() if alive]
+    services += [child for pid in services for child in descendant_pids(pid)]
+    others = [pid for pid in descendant_pids(os.getpid()) if pid not in set(services)]
+    return {BENCHMARK_PROCESS: [os.getpid()], SERVICE_PROCESSES: services, OTHER_PROCESSES: others}
 
 
 @asynccontextmanager
@@ -164,7 +242,7 @@ async def kafka_stack(
         await client.start()
         cleanup.push_async_callback(client.close)
         await load_knowledge(client, stack, data_dir, startup_timeout_s)
-        yield KafkaStack(client, bus, topics, stack)
+        yield KafkaStack(client, bus, topics, stack, server.bootstrap_servers)
 
 
 async def load_knowledge(
@@ -178,17 +256,23 @@ async def load_knowledge(
     def services_alive() -> None:
         dead = [name for name, alive in stack.alive().items() if not alive]
         if dead:
-            logs = "\n".join(f"--- {name}\n{stack.log(name)[-2000:]}" for name in dead)
-            raise RuntimeError(f"service processes died during start-up: {dead}\n{logs}")
+            raise RuntimeError(
+                f"service processes died during start-up: {dead}\n{_log_tails(stack, dead)}"
+            )
 
     store = EmbeddedStore(data_dir / "retrieval")
     await wait_until_indexed(store, documents, timeout_s, check=services_alive)
+
+
+def _log_tails(processes: ServiceProcesses, keys: Sequence[str]) -> str:
+    return "\n".join(f"--- {key}\n{processes.log(key)[-LOG_TAIL_CHARS:]}" for key in keys)
 
 
 TARGETS: dict[str, Target] = {
     "embedded": embedded,
     "embedded-traced": embedded_traced,
     "kafka": kafka,
+    "kafka-2x": kafka_2x,
     "kafka-traced": kafka_traced,
     "kafka-transactions": kafka_transactions,
 }
