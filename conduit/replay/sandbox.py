@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from conduit.embedded import EmbeddedConduit
@@ -30,7 +31,7 @@ from services.catalog import SERVICE_NAMES
 from services.inference import service as inference_service
 from services.inference.settings import InferenceSettings
 from services.retrieval.settings import RetrievalSettings
-from shared.bus import BusMessage
+from shared.bus import Bus, BusMessage, Topics
 from shared.config import ConduitSettings
 from shared.contracts import AuditRecord, Response, StepEvent, new_envelope
 from shared.runtime import ServiceFactory
@@ -84,13 +85,8 @@ async def replay(
         async with EmbeddedConduit(sandbox, replacements=replacements) as conduit:
             for tenant in sorted({r.request.envelope.tenant_id for r in recordings}):
                 await conduit.load_knowledge(knowledge_dir or config / "knowledge", tenant)
-            tap = _Tap()
-            listeners = [
-                await conduit.bus.listen(conduit.topics.step(name), tap.step_event)
-                for name in SERVICE_NAMES
-            ]
-            listeners.append(await conduit.bus.listen(conduit.topics.audit, tap.audit_record))
-            try:
+            tap = RecordingTap()
+            async with tap.listening(conduit.bus, conduit.topics):
                 replayed = []
                 for recording in recordings:
                     request = replay_request(recording.request)
@@ -98,9 +94,6 @@ async def replay(
                     response = await conduit.client.submit(request, timeout_s=timeout_s)
                     await conduit.bus.idle()
                     replayed.append(tap.recording(request, response))
-            finally:
-                for listener in listeners:
-                    await listener.close()
     return replayed
 
 
@@ -129,17 +122,36 @@ def _time_allowed_s(request: StepEvent) -> float:
     return DEFAULT_TIMEOUT_S
 
 
-class _Tap:
-    """What the sandbox's topics carry, kept until the request it belongs to is done."""
+class RecordingTap:
+    """Records what a bus's step and audit topics carry, for requests run one at a time.
+
+    >>> tap = RecordingTap()
+    >>> async with tap.listening(conduit.bus, conduit.topics):  # doctest: +SKIP
+    ...     response = await conduit.client.submit(request)
+    ...     await conduit.bus.idle()
+    ...     recording = tap.recording(request, response)
+    """
 
     def __init__(self) -> None:
         self._step_events: list[StepEvent] = []
         self._audit: list[AuditRecord] = []
 
-    async def step_event(self, message: BusMessage) -> None:
+    @asynccontextmanager
+    async def listening(self, bus: Bus, topics: Topics) -> AsyncIterator[None]:
+        listeners = [
+            await bus.listen(topics.step(name), self._step_event) for name in SERVICE_NAMES
+        ]
+        listeners.append(await bus.listen(topics.audit, self._audit_record))
+        try:
+            yield
+        finally:
+            for listener in listeners:
+                await listener.close()
+
+    async def _step_event(self, message: BusMessage) -> None:
         self._step_events.append(StepEvent.FromString(message.value))
 
-    async def audit_record(self, message: BusMessage) -> None:
+    async def _audit_record(self, message: BusMessage) -> None:
         self._audit.append(AuditRecord.FromString(message.value))
 
     def recording(self, request: StepEvent, response: Response) -> Recording:
