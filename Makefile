@@ -56,7 +56,7 @@ proto: setup
 openapi: setup
 	$(PYTHON) -m services.gateway.openapi
 
-bench: setup kafka jaeger
+bench: setup kafka
 	$(PYTHON) -m benchmarks.pipeline
 
 bench-retrieval: setup weaviate

@@ -40,7 +40,8 @@ def versions(*, kafka: bool) -> dict[str, object]:
             found[package] = None
     if kafka:
         jars = sorted(install_kafka().glob("kafka_*.jar"))
-        found["kafka_broker"] = jars[0].stem.removeprefix("kafka_") if jars else None
+        # kafka_<scala version>-<kafka version>.jar
+        found["kafka_broker"] = jars[0].stem.rpartition("-")[2] if jars else None
     return found
 
 
