@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup torch demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference bench-gpu bench-engine soak up kafka jaeger weaviate redis openapi bench-gateway bench-injection postgres bench-memory bench-tools mcp-tools
+.PHONY: setup torch demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference bench-gpu bench-engine soak up kafka jaeger weaviate redis openapi bench-gateway bench-injection postgres bench-memory bench-tools mcp-tools helm
 
 setup:
 	@scripts/setup.sh
@@ -28,10 +28,14 @@ redis:
 postgres:
 	@scripts/install-postgres.sh >/dev/null
 
+# Helm v3, built from the Go module proxy (tests/chart render and lint charts/conduit).
+helm:
+	@scripts/install-helm.sh >/dev/null
+
 demo: setup
 	@$(PYTHON) -m conduit demo
 
-test: setup torch kafka jaeger weaviate redis postgres
+test: setup torch kafka jaeger weaviate redis postgres helm
 	$(PYTHON) scripts/gen_proto.py --check
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy shared services conduit benchmarks tests

@@ -7,7 +7,7 @@
 # `go install` builds without Helm's Makefile, so the linker flags that Makefile passes are
 # repeated here: the version Helm reports, and the Kubernetes version it assumes without
 # --kube-version (the Makefile derives it from client-go v0.36 -> 1.36; unset it would be
-# 1.20). Callers still pass --kube-version, so renders do not hang on this default. The
+# 1.20). Callers still pass --kube-version, so a render does not depend on this default. The
 # build takes minutes on two cores; the binary is moved into place last, so an interrupted
 # run is redone. Only the binary's path goes to stdout; Go's chatter to stderr.
 set -euo pipefail
