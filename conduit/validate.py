@@ -13,6 +13,7 @@ from services.gateway.auth import load_api_keys
 from services.inference.routing import load_model_catalog
 from services.inference.tenant_budget import load_budgets
 from services.intent.catalog import load_intent_catalog
+from services.intent.preferences import load_preferences
 from services.prompt_builder.templates import TemplateStore, check_tools_exist
 from services.retrieval.service import RetrievalParams
 from shared.config import ConfigFileError
@@ -36,6 +37,7 @@ def validate_config(config_dir: Path) -> str:
     load_budgets(config_dir / "budgets.yaml")
     load_api_keys(config_dir / "api_keys.yaml")
     load_guardrails_config(config_dir)
+    load_preferences(config_dir)
     for workflow in workflows.workflows.values():
         for step_id, step in workflow.steps.items():
             where = f"{workflows.sources.get(workflow.name, config_dir)}: steps.{step_id}.params"

@@ -1,22 +1,26 @@
-"""Remembering the ids a customer gave, so a returning customer need not give them again.
+"""Remembering what a customer told us, so a returning customer need not say it again.
 
-The invoice and order ids a known user names are kept as facts of that user in memory
-(`shared.memory`, so they outlive every process); a later request of the same user that
-names none of a kind gets the remembered one as an entity marked `remembered`. Anonymous
-callers share a user id, so nothing is remembered for them.
+The invoice and order ids a known user names, and the preferences they state, are kept as
+facts of that user in memory (`shared.memory`, so they outlive every process). A later
+request of the same user that names no id of a kind gets the remembered one as an entity
+marked `remembered`; every remembered preference it does not restate comes along the same
+way in `intent.preferences`. Anonymous callers share a user id, so nothing is remembered
+for them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableSequence
 
 from shared.contracts import Entity, StepEvent
-from shared.memory import MemoryStore, MemoryUnavailable
+from shared.memory import Fact, MemoryStore, MemoryUnavailable
 
 log = logging.getLogger(__name__)
 
 REMEMBERED_KINDS = ("invoice_id", "order_id")
 FACT_PREFIX = "entity."
+PREFERENCE_PREFIX = "preference."
 _ANONYMOUS = frozenset({"", "anonymous"})
 
 
@@ -27,28 +31,46 @@ class EntityMemory:
         self._memory = memory
 
     async def remember_and_recall(self, event: StepEvent) -> None:
-        """Keep the ids `event` names; add the remembered ones of kinds it does not name.
+        """Keep the ids and preferences `event` states; add the remembered ones it does not.
 
         A memory store that is down costs the recall, not the request: it is logged."""
         envelope = event.envelope
         tenant, user = envelope.tenant_id, envelope.principal.user_id
         if user in _ANONYMOUS:
             return
-        entities = event.intent.entities
-        named = {e.kind: e.value for e in entities if e.kind in REMEMBERED_KINDS}
+        intent = event.intent
+        named = {e.kind: e.value for e in intent.entities if e.kind in REMEMBERED_KINDS}
+        stated = {p.kind: p.value for p in intent.preferences}
+        stating = {FACT_PREFIX + k: v for k, v in named.items()} | {
+            PREFERENCE_PREFIX + k: v for k, v in stated.items()
+        }
         try:
-            for kind, value in named.items():
+            for key, value in stating.items():
                 await self._memory.upsert_fact(
-                    tenant, user, FACT_PREFIX + kind, value, request_id=envelope.request_id
+                    tenant, user, key, value, request_id=envelope.request_id
                 )
             facts = await self._memory.facts(tenant, user)
         except MemoryUnavailable as exc:
             log.warning("memory unavailable, nothing remembered or recalled: %s", exc)
             return
-        for fact in facts:
-            kind = fact.key.removeprefix(FACT_PREFIX)
-            if fact.key.startswith(FACT_PREFIX) and kind in REMEMBERED_KINDS and kind not in named:
-                entities.append(Entity(kind=kind, value=fact.value, remembered=True))
+        _recall(facts, FACT_PREFIX, named, intent.entities, kinds=REMEMBERED_KINDS)
+        _recall(facts, PREFERENCE_PREFIX, stated, intent.preferences)
 
     async def close(self) -> None:
         await self._memory.close()
+
+
+def _recall(
+    facts: list[Fact],
+    prefix: str,
+    stated: dict[str, str],
+    into: MutableSequence[Entity],
+    kinds: tuple[str, ...] | None = None,
+) -> None:
+    """Append the facts under `prefix` whose kind this request did not state itself."""
+    for fact in facts:
+        if not fact.key.startswith(prefix):
+            continue
+        kind = fact.key.removeprefix(prefix)
+        if kind not in stated and (kinds is None or kind in kinds):
+            into.append(Entity(kind=kind, value=fact.value, remembered=True))

@@ -1,4 +1,5 @@
-"""The intent step: classify `event.request.text` and extract its entities into `event.intent`."""
+"""The intent step: classify `event.request.text` and extract its entities and stated
+preferences into `event.intent`."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import asyncio
 from services.intent.catalog import load_intent_catalog
 from services.intent.classifier import IntentClassifier
 from services.intent.entities import extract_entities
+from services.intent.preferences import PreferenceCatalog, load_preferences
 from services.intent.remembered import EntityMemory
 from shared.config import ConduitSettings
-from shared.contracts import IntentResult, IntentScore, StepEvent
+from shared.contracts import Entity, IntentResult, IntentScore, StepEvent
 from shared.embeddings import default_query_embedder
 from shared.memory import open_memory
 from shared.runtime import StepCall, StepService
@@ -23,9 +25,15 @@ class IntentStep:
     'refund'
     """
 
-    def __init__(self, classifier: IntentClassifier, memory: EntityMemory | None = None) -> None:
+    def __init__(
+        self,
+        classifier: IntentClassifier,
+        memory: EntityMemory | None = None,
+        preferences: PreferenceCatalog | None = None,
+    ) -> None:
         self._classifier = classifier
         self._memory = memory
+        self._preferences = preferences or PreferenceCatalog()
 
     async def __call__(self, event: StepEvent, call: StepCall) -> None:
         text = event.request.text
@@ -37,6 +45,10 @@ class IntentStep:
                 fallback=result.fallback,
                 scores=[IntentScore(intent=name, score=score) for name, score in result.scores],
                 entities=extract_entities(text),
+                preferences=[
+                    Entity(kind=key, value=value)
+                    for key, value in self._preferences.recognise(text).items()
+                ],
             )
         )
         if self._memory is not None:
@@ -49,7 +61,7 @@ def build(settings: ConduitSettings) -> StepService:
     memory = EntityMemory(open_memory(settings))
     return StepService(
         name="intent",
-        handle=IntentStep(classifier, memory),
+        handle=IntentStep(classifier, memory, load_preferences(settings.config_dir)),
         warm_up=classifier.warm_up,
         close=memory.close,
     )

@@ -26,6 +26,8 @@ class PromptParts:
     examples: int
     # Agents the model may hand the request to, with what each does.
     delegates: Mapping[str, str] = field(default_factory=dict)
+    # What the customer prefers (`language=Dutch`), said now or in an earlier request.
+    preferences: Sequence[str] = ()
 
     @classmethod
     def from_event(
@@ -37,6 +39,7 @@ class PromptParts:
             template=template,
             request=event.request.text,
             facts=facts,
+            preferences=[f"{p.kind}={p.value}" for p in event.intent.preferences],
             chunks=sorted(event.retrieval.chunks, key=lambda c: -c.score),
             history=list(event.request.history),
             exchanges=list(event.tool_exchanges),
@@ -51,6 +54,8 @@ def render(parts: PromptParts) -> list[ChatMessage]:
         system.append(f"Policy excerpts (cite them by their [id]):\n{excerpts}")
     if parts.facts:
         system.append("Facts from the customer's message: " + ", ".join(parts.facts))
+    if parts.preferences:
+        system.append("The customer's preferences (honour them): " + ", ".join(parts.preferences))
     if parts.delegates:
         agents = "\n".join(f"- {name}: {about}" for name, about in parts.delegates.items())
         system.append(f"Agents you may hand the request to (action delegate):\n{agents}")

@@ -248,6 +248,16 @@ async def test_the_prompt_records_the_template_version_it_used(step: PromptStep)
     )
 
 
+async def test_the_customers_preferences_reach_the_system_prompt(step: PromptStep) -> None:
+    event = _refund_event()
+    event.intent.preferences.add(kind="contact_channel", value="email", remembered=True)
+
+    await step.handle(event, REFUND_DRAFT)
+
+    system = event.prompt.messages[0].content
+    assert "preferences (honour them): contact_channel=email" in system, system
+
+
 # --- assembly and trimming ---------------------------------------------------------------
 
 

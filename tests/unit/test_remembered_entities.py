@@ -81,3 +81,37 @@ async def test_a_memory_store_that_is_down_costs_the_recall_not_the_request(
 
     assert _entities(event) == [("order_id", "ORD-5002", False)]
     await remembering.close()
+
+
+def _preferences(event: StepEvent) -> list[tuple[str, str, bool]]:
+    return [(p.kind, p.value, p.remembered) for p in event.intent.preferences]
+
+
+async def test_a_preference_stated_earlier_comes_with_every_later_request(
+    memory: EntityMemory,
+) -> None:
+    stating = _event("cust-42")
+    stating.intent.preferences.append(Entity(kind="contact_channel", value="email"))
+    await memory.remember_and_recall(stating)
+
+    later = _event("cust-42")
+    later.intent.preferences.append(Entity(kind="language", value="Dutch"))
+    await memory.remember_and_recall(later)
+
+    assert _preferences(later) == [
+        ("language", "Dutch", False),
+        ("contact_channel", "email", True),
+    ]
+
+
+async def test_a_restated_preference_replaces_the_remembered_one(memory: EntityMemory) -> None:
+    for channel in ("email", "phone"):
+        event = _event("cust-42")
+        event.intent.preferences.append(Entity(kind="contact_channel", value=channel))
+        await memory.remember_and_recall(event)
+
+    later = _event("cust-42")
+    await memory.remember_and_recall(later)
+
+    assert _preferences(later) == [("contact_channel", "phone", True)]
+    assert _entities(later) == [], "a preference must not pass for an entity"

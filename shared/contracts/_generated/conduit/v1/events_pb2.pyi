@@ -213,18 +213,20 @@ class IntentScore(_message.Message):
     def __init__(self, intent: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
 
 class IntentResult(_message.Message):
-    __slots__ = ("intent", "confidence", "fallback", "scores", "entities")
+    __slots__ = ("intent", "confidence", "fallback", "scores", "entities", "preferences")
     INTENT_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    PREFERENCES_FIELD_NUMBER: _ClassVar[int]
     intent: str
     confidence: float
     fallback: bool
     scores: _containers.RepeatedCompositeFieldContainer[IntentScore]
     entities: _containers.RepeatedCompositeFieldContainer[Entity]
-    def __init__(self, intent: _Optional[str] = ..., confidence: _Optional[float] = ..., fallback: _Optional[bool] = ..., scores: _Optional[_Iterable[_Union[IntentScore, _Mapping]]] = ..., entities: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ...) -> None: ...
+    preferences: _containers.RepeatedCompositeFieldContainer[Entity]
+    def __init__(self, intent: _Optional[str] = ..., confidence: _Optional[float] = ..., fallback: _Optional[bool] = ..., scores: _Optional[_Iterable[_Union[IntentScore, _Mapping]]] = ..., entities: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ..., preferences: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ...) -> None: ...
 
 class Chunk(_message.Message):
     __slots__ = ("source_id", "document_id", "text", "score", "title", "heading", "version")
