@@ -156,7 +156,7 @@ def _html_table(rows: Sequence[tuple[str, str, str]]) -> str:
 def _md(text: str) -> str:
     """One line, cut, with Markdown's table and markup characters taken literally."""
     flat = one_line(text, CELL_CHARS)
-    for char in "\\|*`<>[]":
+    for char in "\\|*`<[]":
         flat = flat.replace(char, f"\\{char}")
     return flat
 

@@ -82,5 +82,5 @@ def test_html_escapes_recorded_text_and_loads_nothing_external() -> None:
 def test_markdown_keeps_recorded_text_from_breaking_the_tables() -> None:
     markdown = render_markdown(_report())
 
-    escaped = r"Request: \<script\>alert('x')\</script\> \| \*\*bold\*\* & co"
+    escaped = r"Request: \<script>alert('x')\</script> \| \*\*bold\*\* & co"
     assert escaped in markdown.splitlines(), "table and markup characters must be escaped"
