@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from shared.config import repo_root
-from tests.chart.rendering import RELEASE, VALUES_SETS, Manifest, Rendered, render, run_helm
+from tests.chart.rendering import (
+    RELEASE,
+    VALUES_SETS,
+    Manifest,
+    Rendered,
+    merged_values,
+    render,
+    run_helm,
+)
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 DNS_PORT = 53
@@ -48,6 +56,15 @@ def _scaled_step_services(rendered: Rendered) -> list[str]:
         for name in _step_services(rendered)
         if (services[name].get("scaling") or {}).get("enabled", True)
     ]
+
+
+def _consumed_topic(name: str, spec: Manifest) -> str | None:
+    """The topic (after the prefix) a service's scaling watches, as values.yaml describes."""
+    scaling = spec.get("scaling") or {}
+    if "topic" in scaling:
+        return str(scaling["topic"])
+    steps = spec.get("kind", "step") == "step" and spec.get("consumesSteps", True)
+    return f"step.{name}" if steps else None
 
 
 def test_every_pod_runs_as_non_root_without_privileges(rendered: Rendered) -> None:
@@ -116,21 +133,57 @@ def test_every_scaled_service_caps_replicas_at_the_partition_count(rendered: Ren
             )
 
 
-def test_every_scaled_step_service_scales_on_lag_and_on_queue_wait(rendered: Rendered) -> None:
+def test_every_scaled_service_scales_on_the_lag_of_the_topic_it_consumes(
+    rendered: Rendered,
+) -> None:
     prefix = rendered.values["kafka"]["topicPrefix"]
-    exported = _exported_queue_wait_bucket()
     for service in _scaled_step_services(rendered):
+        spec = rendered.values["services"][service]
+        scaling = spec.get("scaling") or {}
         scaled = rendered.named("ScaledObject", f"{RELEASE}-{service}")
-        triggers = {t["type"]: t["metadata"] for t in scaled["spec"]["triggers"]}
-        assert set(triggers) == {"kafka", "prometheus"}, f"{service}: triggers {set(triggers)}"
-        assert triggers["kafka"]["topic"] == f"{prefix}.step.{service}", f"{service}: topic"
-        assert triggers["kafka"]["consumerGroup"] == service, f"{service}: consumer group"
-        assert triggers["kafka"]["excludePersistentLag"] == "true", (
+        (kafka,) = [t["metadata"] for t in scaled["spec"]["triggers"] if t["type"] == "kafka"]
+        topic = f"{prefix}.{_consumed_topic(service, spec)}"
+        assert kafka["topic"] == topic, f"{service}: lag of {kafka['topic']}, not {topic}"
+        group = scaling.get("consumerGroup", service)
+        assert kafka["consumerGroup"] == group, f"{service}: group {kafka['consumerGroup']}"
+        assert kafka["excludePersistentLag"] == "true", (
             f"{service}: a stuck partition's lag would add replicas that cannot help"
         )
-        assert exported in triggers["prometheus"]["query"], (
-            f"{service}: the query reads no {exported}: {triggers['prometheus']['query']}"
-        )
+
+
+def test_every_scaled_service_that_handles_steps_also_scales_on_queue_wait(
+    rendered: Rendered,
+) -> None:
+    exported = _exported_queue_wait_bucket()
+    for service in _scaled_step_services(rendered):
+        handles_steps = rendered.values["services"][service].get("consumesSteps", True)
+        scaled = rendered.named("ScaledObject", f"{RELEASE}-{service}")
+        queries = [
+            t["metadata"]["query"] for t in scaled["spec"]["triggers"] if t["type"] == "prometheus"
+        ]
+        if not handles_steps:
+            assert queries == [], f"{service} records no queue wait, yet scales on it"
+            continue
+        assert len(queries) == 1, f"{service}: {len(queries)} queue-wait triggers"
+        assert exported in queries[0], f"{service}: the query reads no {exported}: {queries[0]}"
+
+
+def test_a_deployment_of_another_process_runs_that_process_and_its_image(helm: Path) -> None:
+    built = Rendered("built", {}, render(helm, sets=["services.retrieval.image=registry/r:abc"]))
+    for entry in ("retrieval", "retrieval-ingest"):
+        deployment = built.named("Deployment", f"{RELEASE}-{entry}")
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == "registry/r:abc", f"{entry} runs {container['image']}"
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["CONDUIT_SERVICE"] == "retrieval", f"{entry} runs {env['CONDUIT_SERVICE']}"
+
+
+def test_strimzi_topics_have_the_partitions_the_replica_caps_rely_on(helm: Path) -> None:
+    local = Rendered("local", {}, render(helm, VALUES_SETS["local"]))
+    topics = {t["spec"]["topicName"]: t["spec"]["partitions"] for t in local.of_kind("KafkaTopic")}
+    services = merged_values(VALUES_SETS["local"])["services"]
+    consumed = {_consumed_topic(name, spec) for name, spec in services.items()} - {None}
+    assert topics == {f"conduit.{topic}": 1 for topic in consumed}, topics
 
 
 @cache

@@ -25,10 +25,16 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- $spec := index .root.Values.services .name -}}
 {{- $merged := mergeOverwrite (deepCopy .root.Values.serviceDefaults) (deepCopy $spec) -}}
 {{- $_ := set $merged "kind" ($merged.kind | default "step") -}}
+{{- $_ := set $merged "process" ($merged.process | default .name) -}}
+{{- $_ := set $merged "consumesSteps" (and (eq $merged.kind "step") (ne $merged.consumesSteps false)) -}}
 {{- $_ := set $merged "enabled" (ne $merged.enabled false) -}}
 {{- if eq $merged.kind "step" -}}
 {{- $scaling := mergeOverwrite (deepCopy .root.Values.autoscaling.defaults) ($merged.scaling | default dict) -}}
 {{- $_ := set $scaling "enabled" (and .root.Values.autoscaling.enabled (ne $scaling.enabled false)) -}}
+{{- if or $merged.consumesSteps $scaling.topic -}}
+{{- $_ := set $scaling "topic" (printf "%s.%s" .root.Values.kafka.topicPrefix ($scaling.topic | default (printf "step.%s" .name))) -}}
+{{- end -}}
+{{- $_ := set $scaling "consumerGroup" ($scaling.consumerGroup | default .name) -}}
 {{- $_ := set $merged "scaling" $scaling -}}
 {{- else -}}
 {{- $_ := set $merged "scaling" (dict "enabled" false) -}}
@@ -36,9 +42,11 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- toYaml $merged -}}
 {{- end -}}
 
+{{/* The image of a service: its own, else that of the process it runs, else the default. */}}
 {{- define "conduit.image" -}}
 {{- $tag := .root.Values.image.tag | default .root.Chart.AppVersion -}}
-{{- .image | default (printf "%s/conduit-%s:%s" .root.Values.image.registry .name $tag) -}}
+{{- $process := index .root.Values.services .svc.process | default dict -}}
+{{- .svc.image | default $process.image | default (printf "%s/conduit-%s:%s" .root.Values.image.registry .svc.process $tag) -}}
 {{- end -}}
 
 {{/* A consumer group cannot spread over more consumers than its topic has partitions. */}}
