@@ -377,10 +377,11 @@ async def _scan(bootstrap: str, topic: str, since_offset: int) -> AsyncGenerator
 
 
 async def read_topic(
-    bootstrap: str, topic: str, *, since_offset: int = 0
+    bootstrap: str, topic: str, *, since_offset: int = 0, since_unix_ms: int | None = None
 ) -> AsyncGenerator[ConsumerRecord[bytes, bytes], None]:
     """Every record of `topic` up to the end offsets seen when the read starts, partition by
-    partition in offset order; nothing when the topic does not exist."""
+    partition in offset order; nothing when the topic does not exist. With `since_unix_ms`,
+    from each partition's first record stamped at or after it."""
     partitions = await _partitions(bootstrap, topic)
     if not partitions:
         return
@@ -388,6 +389,9 @@ async def read_topic(
         consumer.assign(partitions)
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         starts: dict[TopicPartition, int] = await consumer.beginning_offsets(partitions)
+        if since_unix_ms is not None:
+            found = await consumer.offsets_for_times({p: since_unix_ms for p in partitions})
+            starts = {p: ends[p] if found[p] is None else found[p].offset for p in partitions}
         pending: set[TopicPartition] = set()
         for partition in partitions:
             start = max(starts[partition], since_offset)

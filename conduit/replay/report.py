@@ -24,6 +24,10 @@ from conduit.replay.compare import NO_RESPONSE, Comparison, RunSummary, Verdict
 VERDICT_ORDER: tuple[Verdict, ...] = ("regression", "change", "same")
 HEADINGS = {"regression": "Regressions", "change": "Changes", "same": "Same"}
 CELL_CHARS = 300
+LATENCY_NOTE = (
+    "Latency: recorded where the requests ran, replayed in one process on the in-memory bus "
+    "with tools answered from the recording; compare replays with replays."
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ def render_markdown(report: ReplayReport) -> str:
         "| | recorded | replayed |",
         "|---|---|---|",
         *(f"| {name} | {was} | {now} |" for name, was, now in report.summary_rows()),
+        "",
+        LATENCY_NOTE,
     ]
     for verdict in VERDICT_ORDER:
         section = [c for c in report.ordered() if c.verdict == verdict]
@@ -115,6 +121,7 @@ def render_html(report: ReplayReport) -> str:
         f"<p>Overrides: {html.escape(report.overrides)}</p>",
         f"<p>{html.escape(counts_line(report))}</p>",
         _html_table(report.summary_rows()),
+        f"<p>{html.escape(LATENCY_NOTE)}</p>",
     ]
     for verdict in VERDICT_ORDER:
         section = [c for c in report.ordered() if c.verdict == verdict]

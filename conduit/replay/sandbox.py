@@ -91,8 +91,14 @@ async def replay(
                 for recording in recordings:
                     request = replay_request(recording.request)
                     timeout_s = _time_allowed_s(recording.request)
-                    response = await conduit.client.submit(request, timeout_s=timeout_s)
-                    await conduit.bus.idle()
+                    try:
+                        response: Response | None = await conduit.client.submit(
+                            request, timeout_s=timeout_s
+                        )
+                    except TimeoutError:
+                        response = None  # reported as a regression: no response
+                    else:
+                        await conduit.bus.idle()
                     replayed.append(tap.recording(request, response))
     return replayed
 
@@ -154,10 +160,13 @@ class RecordingTap:
     async def _audit_record(self, message: BusMessage) -> None:
         self._audit.append(AuditRecord.FromString(message.value))
 
-    def recording(self, request: StepEvent, response: Response) -> Recording:
+    def recording(self, request: StepEvent, response: Response | None) -> Recording:
         """The request's recording; call once the bus is idle after its response."""
         [recording] = assemble(
-            [request], responses=[response], step_events=self._step_events, audit=self._audit
+            [request],
+            responses=[] if response is None else [response],
+            step_events=self._step_events,
+            audit=self._audit,
         )
         self._step_events.clear()
         self._audit.clear()

@@ -2,7 +2,8 @@
 stack (scripted models at a price: `scripted-basic`) are read back off the topics by
 request id and replayed through the CLI in its sandbox, once with a prompt version that
 never refunds and once with a dearer model; both show up in the report. An export of the
-same requests replays from the file to the same comparison."""
+same requests replays from the file to the same comparison; `--since` exports only the
+requests created from then on."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conduit.cli import main
+from conduit.replay import read_recordings
 from conduit.stack import ServiceProcesses
 from shared.bus import Topics
 from shared.client import ConduitClient
@@ -110,3 +112,9 @@ async def test_replay_reports_a_prompt_change_and_a_model_change_and_an_export_r
     assert _findings(file_report) == _findings(prompt_report), (
         f"the export replays otherwise than the topics:\n{file_report}\n---\n{prompt_report}"
     )
+
+    later = tmp_path / "later.jsonl"
+    since = str(declined.envelope.created_unix_ms)
+    await _conduit("replay", "export", "--since", since, "--output", str(later))
+    exported = [r.request_id for r in read_recordings(later)]
+    assert exported == [declined.envelope.request_id], f"--since {since} exported {exported}"
