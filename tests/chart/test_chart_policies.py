@@ -239,6 +239,14 @@ def test_default_deny_selects_every_pod_in_both_directions(rendered: Rendered) -
     )
 
 
+def test_an_endpoint_without_peers_fails_the_render_instead_of_opening_its_ports(
+    helm: Path,
+) -> None:
+    done = run_helm(helm, "template", sets=["endpoints.tools.peers=null"])
+    assert done.returncode != 0, "an egress rule without peers (to everything) rendered"
+    assert "endpoints.tools has no peers" in done.stderr, done.stderr
+
+
 def test_no_egress_rule_is_open_to_every_destination(rendered: Rendered) -> None:
     for policy in rendered.of_kind("NetworkPolicy"):
         for rule in policy["spec"].get("egress", []):
