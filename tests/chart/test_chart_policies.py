@@ -88,7 +88,7 @@ def test_every_container_has_cpu_and_memory_requests_and_limits(rendered: Render
                 assert not missing, f"{rendered.name}: {name} has no {bound} for {missing}"
 
 
-def test_every_container_has_liveness_readiness_and_startup_probes(rendered: Rendered) -> None:
+def test_every_container_has_liveness_and_readiness_probes(rendered: Rendered) -> None:
     for name, pod in _pods(rendered):
         for container in pod["containers"]:
             for probe in ("livenessProbe", "readinessProbe"):
@@ -285,20 +285,14 @@ def test_secrets_are_referenced_never_rendered(rendered: Rendered) -> None:
 
 def test_production_takes_each_secret_from_its_secret_where_it_is_needed(helm: Path) -> None:
     production = Rendered("production", {}, render(helm, VALUES_SETS["production"]))
+    everyone = {"CONDUIT_PRINCIPAL_KEY"}
     expected = {
-        "gateway": {
-            "CONDUIT_PRINCIPAL_KEY",
-            "CONDUIT_MEMORY_URL",
-            "CONDUIT_PII_VAULT_PUBLIC_KEY",
-            "CONDUIT_GATEWAY_JWT_SECRET",
-        },
-        "tool-executor": {
-            "CONDUIT_PRINCIPAL_KEY",
-            "CONDUIT_MEMORY_URL",
-            "CONDUIT_PII_VAULT_PUBLIC_KEY",
-            "CONDUIT_TOOL_EXECUTOR_PII_VAULT_PRIVATE_KEY",
-        },
-        "intent": {"CONDUIT_PRINCIPAL_KEY", "CONDUIT_MEMORY_URL", "CONDUIT_PII_VAULT_PUBLIC_KEY"},
+        "gateway": everyone
+        | {"CONDUIT_MEMORY_URL", "CONDUIT_PII_VAULT_PUBLIC_KEY", "CONDUIT_GATEWAY_JWT_SECRET"},
+        "tool-executor": everyone | {"CONDUIT_TOOL_EXECUTOR_PII_VAULT_PRIVATE_KEY"},
+        "intent": everyone | {"CONDUIT_MEMORY_URL"},
+        "guardrail": everyone,
+        "inference": everyone,
     }
     for service, names in expected.items():
         deployment = production.named("Deployment", f"{RELEASE}-{service}")

@@ -53,7 +53,7 @@ def test_every_scaled_object_follows_the_keda_crd_schema(rendered: Rendered) -> 
         assert not errors, f"{rendered.name}: {_label(manifest)}: {errors[0].message}"
 
 
-def test_only_operator_kinds_go_without_a_schema(rendered: Rendered) -> None:
+def test_operator_kinds_without_a_schema_are_named_and_have_a_spec(rendered: Rendered) -> None:
     for manifest in rendered.objects:
         if _identity(manifest) in WITHOUT_SCHEMA:
             assert manifest["metadata"].get("name"), f"{rendered.name}: unnamed {_label(manifest)}"

@@ -57,14 +57,19 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- end -}}
 {{- end -}}
 
-{{/* env entries from Secrets named in .Values.secrets: (dict "root" $ "name" $name). */}}
+{{/* env entries from the Secrets named in .Values.secrets, for the services that read each:
+(dict "root" $ "name" $name "svc" $svc). */}}
 {{- define "conduit.secretEnv" -}}
 {{- $secrets := .root.Values.secrets -}}
-{{- $wanted := list (list "principalKey" "CONDUIT_PRINCIPAL_KEY") (list "memoryUrl" "CONDUIT_MEMORY_URL") (list "piiVaultPublicKey" "CONDUIT_PII_VAULT_PUBLIC_KEY") -}}
+{{- $wanted := list (list "principalKey" "CONDUIT_PRINCIPAL_KEY") -}}
+{{- if has "memory" .svc.reaches -}}
+{{- $wanted = append $wanted (list "memoryUrl" "CONDUIT_MEMORY_URL") -}}
+{{- end -}}
 {{- if eq .name "tool-executor" -}}
 {{- $wanted = append $wanted (list "piiVaultPrivateKey" "CONDUIT_TOOL_EXECUTOR_PII_VAULT_PRIVATE_KEY") -}}
 {{- end -}}
 {{- if eq .name "gateway" -}}
+{{- $wanted = append $wanted (list "piiVaultPublicKey" "CONDUIT_PII_VAULT_PUBLIC_KEY") -}}
 {{- $wanted = append $wanted (list "jwtSecret" "CONDUIT_GATEWAY_JWT_SECRET") -}}
 {{- end -}}
 {{- range $wanted -}}
