@@ -35,7 +35,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run = verbs.add_parser("run", help="replay in a sandbox and write the comparison report")
     export = verbs.add_parser("export", help="write the selected recordings to a JSONL file")
     for verb in (run, export):
-        verb.add_argument("--request-id", dest="request_ids", action="append", default=[])
+        verb.add_argument(
+            "--request-id", dest="request_ids", action="append", default=[], metavar="ID"
+        )
         verb.add_argument("--tenant", default=None)
         verb.add_argument("--since", type=_time_ms, help="ISO 8601 time or ms since the epoch")
         verb.add_argument("--until", type=_time_ms, help="excluded; as --since")
@@ -68,7 +70,9 @@ def run_command(settings: ConduitSettings, args: argparse.Namespace) -> int:
     """Run a parsed `conduit replay` command; returns the process exit status."""
     if args.from_file is not None:
         return _run(settings, args)
-    return kafka_command(settings, "recorded requests", lambda: _run(settings, args))
+    return kafka_command(
+        settings, "recordings, unless --from-file names a file,", lambda: _run(settings, args)
+    )
 
 
 def _run(settings: ConduitSettings, args: argparse.Namespace) -> int:

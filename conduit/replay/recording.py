@@ -77,8 +77,9 @@ def assemble(
     selection: Selection | None = None,
 ) -> list[Recording]:
     """Group what the topics hold by request: one recording per selected request, oldest
-    first. Redelivered events (same event or audit id) count once; a request's final
-    response is its last one that is not `pending`."""
+    first. Redelivered events (same event or audit id) count once. A request's response is
+    the pipeline's outcome: its first one that is not `pending` (a person's later reply to
+    a handoff is no outcome of the pipeline), else the pending one."""
     chosen = selection or Selection()
     by_request: dict[str, StepEvent] = {}
     for request in requests:
@@ -88,7 +89,7 @@ def assemble(
     for response in responses:
         request_id = response.envelope.request_id
         if request_id in by_request and (
-            request_id not in finals or not response.HasField("pending")
+            request_id not in finals or finals[request_id].HasField("pending")
         ):
             finals[request_id] = response
     steps = _by_request(

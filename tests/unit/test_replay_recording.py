@@ -37,15 +37,26 @@ def test_a_redelivered_event_or_audit_record_counts_once() -> None:
     assert len(recording.audit) == len(run.audit), recording.audit
 
 
-def test_the_final_response_is_the_last_one_not_pending() -> None:
+def test_the_outcome_is_the_first_response_past_a_pending_one() -> None:
     run = recorded_run()
     assert run.response is not None
     pending = Response(envelope=run.response.envelope)
     pending.pending.approval_id = "approval-1"
 
-    [recording] = assemble([run.request], responses=[run.response, pending])
+    [recording] = assemble([run.request], responses=[pending, run.response])
 
-    assert recording.response == run.response, "a pending response replaced the final one"
+    assert recording.response == run.response, "the pending response hid the outcome"
+
+
+def test_a_persons_later_reply_is_no_outcome_of_the_pipeline() -> None:
+    handed_over = recorded_run(answer=None)
+    assert handed_over.response is not None
+    reply = Response(envelope=handed_over.response.envelope)
+    reply.answer.text = "A person answered."
+
+    [recording] = assemble([handed_over.request], responses=[handed_over.response, reply])
+
+    assert recording.response == handed_over.response, "the handoff was replaced by a reply"
 
 
 @pytest.mark.parametrize(
