@@ -4,12 +4,15 @@ refunds, and with a dearer model."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
+from conduit.cli import main
 from conduit.embedded import EmbeddedConduit
-from conduit.replay import Recording, ReplayOverrides, compare, replay
+from conduit.replay import Recording, ReplayOverrides, compare, replay, write_recordings
+from conduit.replay.command import REGRESSED
 from conduit.replay.sandbox import RecordingTap
 from shared.config import ConduitSettings
 from shared.contracts import StepEvent, UserRequest, new_envelope
@@ -83,3 +86,20 @@ async def test_a_dearer_model_shows_up_as_a_cost_regression(
     assert comparison.replayed.cost_usd > comparison.recorded.cost_usd > 0, comparison
     assert any(f.startswith("cost up:") for f in comparison.findings), comparison.findings
     assert comparison.replayed.answer == comparison.recorded.answer, "only the price changed"
+
+
+async def test_the_cli_replays_an_export_and_fails_on_a_regression_when_asked(
+    recorded: Recording, settings: ConduitSettings, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.jsonl"
+    write_recordings(export, [recorded])
+    argv = ["replay", "run", "--from-file", str(export), "--prompt", "refund_agent=2"]
+    argv += ["--config-overlay", str(OVERLAY), "--output-dir", str(tmp_path / "report")]
+
+    with pytest.raises(SystemExit) as exited:
+        await asyncio.to_thread(main, [*argv, "--fail-on-regression"])
+
+    assert exited.value.code == REGRESSED, f"exit status {exited.value.code}"
+    markdown = (tmp_path / "report" / "replay-report.md").read_text(encoding="utf-8")
+    assert "1 requests replayed: 1 regressions" in markdown, markdown
+    assert (tmp_path / "report" / "replay-report.html").is_file()
