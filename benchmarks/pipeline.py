@@ -286,10 +286,10 @@ def _parser() -> argparse.ArgumentParser:
         "--concurrency", type=_at_least(1), nargs="+", default=list(DEFAULT_CONCURRENCY)
     )
     parser.add_argument(
-        "--requests", type=_at_least(20), default=80, help="measured requests per cell, at least"
+        "--requests", type=_at_least(20), default=60, help="measured requests per cell, at least"
     )
     parser.add_argument(
-        "--rounds", type=_at_least(1), default=3, help="and at least this many times concurrency"
+        "--rounds", type=_at_least(1), default=2, help="and at least this many times concurrency"
     )
     parser.add_argument("--warmup", type=_at_least(1), default=5, help="per target, one by one")
     parser.add_argument("--floor-records", type=_at_least(20), default=300)

@@ -25,6 +25,7 @@ def _cell(concurrency: int, scale: float, floor: bool) -> dict[str, Any]:
         "overhead_per_hop_above_floor_ms": {"p50": per_hop["p50"] - 0.5} if floor else None,
         "throughput_rps": 5.0 * scale,
         "cpu_ms_per_request": {"total": 250.0, "benchmark process": 250.0},
+        "load_average": {"before": [1.5, 1.0, 0.5], "after": [2.5, 1.2, 0.6]},
     }
 
 
