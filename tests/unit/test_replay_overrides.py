@@ -97,3 +97,21 @@ def test_the_shipped_config_is_left_as_it_was(tmp_path: Path) -> None:
 def test_a_prompt_override_must_name_template_and_version(text: str) -> None:
     with pytest.raises(OverrideError, match="<template>=<version or label>"):
         parse_prompt_override(text)
+
+
+def test_a_workflow_of_another_version_comes_in_through_the_overlay(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay"
+    (overlay / "workflows").mkdir(parents=True)
+    refund = (SHIPPED / "workflows" / "refund.yaml").read_text(encoding="utf-8")
+    (overlay / "workflows" / "refund.yaml").write_text(
+        refund.replace('version: "1.0"', 'version: "1.1"'), encoding="utf-8"
+    )
+
+    config = prepare_config(
+        SHIPPED, ReplayOverrides(overlay=overlay, prompts={"refund_agent": "1"}), tmp_path
+    )
+
+    replayed = _registry(config).get("refund")
+    assert replayed is not None
+    assert replayed.version == "1.1", "the overlay's workflow file was not used"
+    assert replayed.steps["draft"].params["template"] == "refund_agent@1", "pins skipped it"
