@@ -1,5 +1,5 @@
-"""Every service in one process over the in-memory bus: the same handlers, contracts and
-routing as over Kafka, with nothing to install or start."""
+"""Every service in one process over the in-memory bus, and the approvals desk: the same
+handlers, contracts and routing as over Kafka, with nothing to install or start."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from services.approvals.service import build as build_approvals_desk
 from services.catalog import SERVICE_NAMES, factory
 from services.retrieval.knowledge import document_events_from_dir
 from shared.bus import MemoryBus, Topics
@@ -30,18 +31,21 @@ class EmbeddedConduit:
         services: Sequence[str] = SERVICE_NAMES,
         *,
         replacements: Mapping[str, ServiceFactory] | None = None,
+        approvals_desk: bool = True,
     ) -> None:
         """`replacements` builds the named services with other factories (a replay's
-        tool-executor answering from recordings, say) instead of the catalog's."""
+        tool-executor answering from recordings, say) instead of the catalog's. The
+        approvals desk parks and resumes tool calls that need a person's approval."""
         builders = {name: factory(name) for name in services} | dict(replacements or {})
         self.settings = settings
         self.bus = MemoryBus(
             partitions=settings.kafka_partitions, redelivery_delay_s=settings.retry_backoff_s
         )
         self.topics = Topics(settings.topic_prefix)
-        self.host = ServiceHost(
-            settings, self.bus, [build(settings) for build in builders.values()]
-        )
+        built = [build(settings) for build in builders.values()]
+        if approvals_desk:
+            built.append(build_approvals_desk(settings))
+        self.host = ServiceHost(settings, self.bus, built)
         self.client = ConduitClient.from_settings(self.bus, settings)
         self.tracing = configure_tracing(settings, "conduit-embedded")
 

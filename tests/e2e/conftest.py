@@ -7,7 +7,6 @@ A test module sets Kafka transactions on by overriding the `transactional` fixtu
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sqlite3
 import time
 import uuid
@@ -74,21 +73,6 @@ def telemetry_to_jaeger(jaeger: JaegerServer, run_id: str) -> dict[str, str]:
         "CONDUIT_TRACES": "otlp",
         "CONDUIT_OTLP_ENDPOINT": jaeger.otlp_http_endpoint,
     }
-
-
-def config_needing_refund_approval(directory: Path, expires_after_s: float) -> Path:
-    """A copy of the shipped config in `directory`, where `issue_refund` waits for a
-    supervisor's approval."""
-    config = directory / "config"
-    shutil.copytree(repo_root() / "config", config)
-    tools_file = config / "tools.yaml"
-    tools = yaml.safe_load(tools_file.read_text(encoding="utf-8"))
-    tools["tools"]["issue_refund"]["approval"] = {
-        "approver_roles": ["supervisor"],
-        "expires_after_s": expires_after_s,
-    }
-    tools_file.write_text(yaml.safe_dump(tools), encoding="utf-8")
-    return config
 
 
 @pytest.fixture

@@ -21,12 +21,12 @@ from tests.e2e.conftest import (
     PRINCIPAL_KEY,
     REFUND_MESSAGE,
     STARTUP_TIMEOUT_S,
-    config_needing_refund_approval,
     describe,
     later_response,
     load_knowledge,
     payments_for,
 )
+from tests.fixtures.approvals import config_needing_refund_approval
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(400)]
 

@@ -25,10 +25,10 @@ from tests.e2e.conftest import (
     REFUND_MESSAGE,
     SUPERVISOR_KEY,
     GatewayProcess,
-    config_needing_refund_approval,
     describe,
     payments_for,
 )
+from tests.fixtures.approvals import config_needing_refund_approval
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(400)]
 
