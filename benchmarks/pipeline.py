@@ -176,7 +176,11 @@ async def run_target(name: str, target: Target, plan: Plan) -> dict[str, Any]:
             floor_ms = None
             if deployment.bootstrap is not None:  # while the broker has nothing else to do
                 floor_ms = await hop_floor_ms(deployment.bootstrap, records=plan.floor_records)
-                print(f"  produce→consume floor on this broker (ms): {floor_ms}", flush=True)
+                print(
+                    f"  produce→consume floor on this broker, {plan.floor_records} records (ms): "
+                    f"{floor_ms}",
+                    flush=True,
+                )
             requests = RefundWorkload(deployment.client, business_db)
             # The first requests over Kafka also wait for the consumer groups to settle.
             await requests.load(plan.warmup, 1, plan.startup_timeout_s, plan.startup_timeout_s)

@@ -105,7 +105,8 @@ def kafka(data_dir: Path, startup_timeout_s: float) -> AbstractAsyncContextManag
 
 
 def kafka_2x(data_dir: Path, startup_timeout_s: float) -> AbstractAsyncContextManager[Deployment]:
-    """The same with two processes of every step service, each pair one consumer group."""
+    """Six step services of two processes each (each pair one consumer group) against a
+    throwaway loopback broker started here."""
     return _kafka(data_dir, startup_timeout_s, transactional=False, replicas=2)
 
 
