@@ -82,7 +82,9 @@ async def replay(
             replacements["inference"] = functools.partial(
                 inference_service.build, inference=InferenceSettings(models_file=models_file)
             )
-        async with EmbeddedConduit(sandbox, replacements=replacements) as conduit:
+        # Recorded tools never wait for an approval: no desk to resume them.
+        embedded = EmbeddedConduit(sandbox, replacements=replacements, approvals_desk=False)
+        async with embedded as conduit:
             for tenant in sorted({r.request.envelope.tenant_id for r in recordings}):
                 await conduit.load_knowledge(knowledge_dir or config / "knowledge", tenant)
             tap = RecordingTap()
