@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     write_chart(results, args.output.with_suffix(".png"))
     print(f"results written to {args.output} and {args.output.with_suffix('.png')}")
-    _fail_on_lost_or_double_refunds(targets)
+    check_every_request_paid_once(targets)
 
 
 def _definitions() -> dict[str, str]:
@@ -265,20 +265,27 @@ def _definitions() -> dict[str, str]:
     }
 
 
-def _fail_on_lost_or_double_refunds(targets: Mapping[str, Mapping[str, Any]]) -> None:
+def check_every_request_paid_once(targets: Mapping[str, Mapping[str, Any]]) -> None:
+    """Every measured request answered and paid once, or the figures are of another path."""
     problems = {}
     for name, target in targets.items():
         cells = target["cells"]
         unanswered = {
             c["concurrency"]: c["outcomes"] for c in cells if c["answered"] != c["requests"]
         }
-        if unanswered or target["invoices_refunded_twice"]:
+        unpaid = {
+            c["concurrency"]: c["answered"] - c["refunds_paid"]
+            for c in cells
+            if c["refunds_paid"] != c["answered"]
+        }
+        if unanswered or unpaid or target["invoices_refunded_twice"]:
             problems[name] = {
                 "unanswered": unanswered,
+                "answered_minus_paid": unpaid,
                 "refunded_twice": target["invoices_refunded_twice"],
             }
     if problems:
-        raise SystemExit(f"some requests got no response or a refund was paid twice: {problems}")
+        raise SystemExit(f"requests unanswered, unpaid or paid twice: {problems}")
 
 
 def _parser() -> argparse.ArgumentParser:
