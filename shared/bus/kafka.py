@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import Consumer, KafkaMessage
+from faststream.kafka.message import KafkaMessage
 from faststream.message import StreamMessage
 
 from shared.bus.base import BusMessage, Handler
@@ -78,6 +78,11 @@ class KafkaBus:
             acks="all",
             enable_idempotence=True,
             logger=logging.getLogger("conduit.kafka"),
+            # A line per record received and processed is noise next to the traces.
+            log_level=logging.DEBUG,
+            # No dependency injection per record: it resolves each injected argument in a
+            # worker thread. The handler takes the record as the decoder hands it over.
+            apply_types=False,
         )
 
     def subscribe(self, topics: Sequence[str], *, group: str, handler: Handler) -> None:
@@ -101,10 +106,10 @@ class KafkaBus:
         )
         self._dispatchers.append(dispatcher)
 
-        async def consume(body: bytes, message: KafkaMessage, kafka: Consumer) -> None:
+        async def consume(message: KafkaMessage) -> None:
             if not consumer:
-                consumer.append(kafka)
-                self._lag_tasks.append(asyncio.create_task(_report_lag(kafka, group)))
+                consumer.append(cast(AIOKafkaConsumer, message.consumer))
+                self._lag_tasks.append(asyncio.create_task(_report_lag(consumer[0], group)))
             # Not a batch subscriber: the raw message is one record, never a tuple of them.
             record = cast("ConsumerRecord[bytes, bytes]", message.raw_message)
             await dispatcher.submit(_from_record(record))
@@ -114,7 +119,7 @@ class KafkaBus:
             group_id=group,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
-            decoder=_raw_body,
+            decoder=_the_message,
             listener=_DrainOnRevoke(dispatcher, self._shutdown_grace_s),
             isolation_level=self._isolation,
         )
@@ -302,10 +307,10 @@ async def _no_commit(partition: Partition, offset: int) -> None:
     """With transactions the consumed offset was committed inside the transaction."""
 
 
-async def _raw_body(message: StreamMessage[Any]) -> bytes:
-    """Hand the bytes over untouched: FastStream would otherwise parse any body that looks
+async def _the_message(message: StreamMessage[Any]) -> StreamMessage[Any]:
+    """Hand the record over undecoded: FastStream would otherwise parse any body that looks
     like JSON, and a foreign record could then fail before our handler sees it."""
-    return message.body
+    return message
 
 
 def _from_record(record: ConsumerRecord[bytes, bytes]) -> BusMessage:
