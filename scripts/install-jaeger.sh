@@ -56,13 +56,4 @@ install() {
   trap - EXIT
 }
 
-mkdir -p "$cache"
-# Parallel test workers may all call this at once: serialise them on a lock file.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$cache/.jaeger-$version.lock"
-  flock --timeout 1800 9
-fi
-if [[ ! -x "$binary" ]]; then
-  install
-fi
-echo "$binary"
+install_once jaeger "$version" "$binary"

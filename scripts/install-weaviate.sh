@@ -30,13 +30,4 @@ install() {
   trap - EXIT
 }
 
-mkdir -p "$cache"
-# Parallel test workers may all call this at once: serialise them on a lock file.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$cache/.weaviate-$version.lock"
-  flock --timeout 1800 9
-fi
-if [[ ! -x "$binary" ]]; then
-  install
-fi
-echo "$binary"
+install_once weaviate "$version" "$binary"

@@ -1,4 +1,4 @@
-# Sourced by the install scripts that build a Go server into conduit's cache.
+# Sourced by the install scripts that build a Go server (or Helm) into conduit's cache.
 #
 #   use_go_cache <script name> <minimum Go version> [extra GOFLAGS]
 #
@@ -15,4 +15,22 @@ use_go_cache() {
   export GOMODCACHE="$cache/go/pkg/mod"
   export GOFLAGS="${flags:+$flags }-modcacherw"
   export GOTOOLCHAIN=local
+}
+
+#   install_once <name> <version> <binary>
+#
+# Runs the script's `install` function unless <binary> is already there, then prints it.
+# Parallel test workers may all call a script at once: they are serialised on a lock file
+# per tool and version under $cache.
+install_once() {
+  local name=$1 version=$2 binary=$3
+  mkdir -p "$cache"
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$cache/.$name-$version.lock"
+    flock --timeout 1800 9
+  fi
+  if [[ ! -x "$binary" ]]; then
+    install
+  fi
+  echo "$binary"
 }
