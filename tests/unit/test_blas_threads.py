@@ -1,0 +1,46 @@
+"""Every conduit process runs NumPy's BLAS (OpenBLAS) on one thread unless told otherwise:
+its idle threads spin between the small matrix products of an embedding, and with several
+service processes on a few CPUs that spinning cost more CPU than the work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from shared.config import repo_root
+
+# Loads a service the way `python -m services.intent` does, then asks the loaded OpenBLAS.
+PROBE = """
+import ctypes
+import services.intent.service
+import numpy
+path = next(line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line)
+print(ctypes.CDLL(path).scipy_openblas_get_num_threads64_())
+"""
+
+
+def _blas_threads(**env: str) -> int:
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | env
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=repo_root(),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"the probe failed: {done.stderr[-2000:]}"
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_service_process_runs_blas_on_one_thread_by_default() -> None:
+    assert _blas_threads() == 1, "OpenBLAS kept its default threads in a service process"
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two CPUs to ask for two threads")
+def test_an_explicit_thread_count_wins() -> None:
+    assert _blas_threads(OPENBLAS_NUM_THREADS="2") == 2, "OPENBLAS_NUM_THREADS was overridden"
