@@ -20,15 +20,22 @@ echo "setup: installing Python dependencies into $VENV"
 $PIP install -r requirements/lock.txt
 $PIP install --no-deps -r requirements/no-deps.txt
 
-# The build optimises for this CPU, so the cache key carries the CPU's feature flags.
-cpu_key=$(grep -m1 '^flags' /proc/cpuinfo | sha256sum | cut -c1-12)
+# ggml's AMX kernels (Sapphire Rapids and later) crash the first decode of our Q4_1 SmolLM2
+# (segfault in ggml_backend_amx_mul_mat, llama.cpp issue 20824), so they are compiled out;
+# AVX-512 and VNNI stay.
+no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+cmake_args="-DLLAVA_BUILD=OFF -DCMAKE_C_FLAGS='$no_amx' -DCMAKE_CXX_FLAGS='$no_amx'"
+# The build optimises for this CPU, so the cache key carries the CPU's feature flags and
+# the build's arguments; pip's own wheel cache would ignore both.
+cpu_key=$( (grep -m1 '^flags' /proc/cpuinfo; echo "$cmake_args") | sha256sum | cut -c1-12)
 wheel_dir="$CACHE/wheels/llama-cpp-python-$LLAMA_CPP_VERSION-$cpu_key"
 if ! ls "$wheel_dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
   echo "setup: compiling llama-cpp-python $LLAMA_CPP_VERSION (a few minutes, cached afterwards)"
   mkdir -p "$wheel_dir"
-  CMAKE_ARGS="-DLLAVA_BUILD=OFF" $PIP wheel --no-deps "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$wheel_dir"
+  CMAKE_ARGS="$cmake_args" $PIP wheel --no-cache-dir --no-deps \
+    "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$wheel_dir"
 fi
-$PIP install --no-deps "$wheel_dir"/llama_cpp_python-*.whl
+$PIP install --no-deps --force-reinstall "$wheel_dir"/llama_cpp_python-*.whl
 $PIP install --no-deps --no-build-isolation -e .
 
 # Triton's python-backend stub needs NumPy 1.x (requirements/triton-stub.txt says why): a
