@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from contextlib import aclosing
 from datetime import UTC, datetime
 
 from conduit.deadletters import (
     kafka_command,
     one_line,
     parsed_or_none,
-    read_topic,
     render_table,
+    still_open,
 )
 from shared.bus import Topics
 from shared.config import ConduitSettings
@@ -41,22 +40,25 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def waiting_approvals(bootstrap: str, topics: Topics) -> list[ApprovalRequest]:
     """Parked calls with no decision on the decisions topic that have not expired."""
-    decided: set[str] = set()
-    async with aclosing(read_topic(bootstrap, topics.approval_decisions)) as decisions:
-        async for record in decisions:
-            decision = parsed_or_none(DecisionEvent(), record.value)
-            if decision is not None:
-                decided.add(decision.decision.approval_id)
-    waiting: dict[str, ApprovalRequest] = {}
-    async with aclosing(read_topic(bootstrap, topics.approvals)) as parked_records:
-        async for record in parked_records:
-            parked = parsed_or_none(ParkedRequest(), record.value)
-            if parked is None:
-                continue
-            approval = parked.approval
-            if approval.approval_id not in decided and approval.expires_at_unix_ms > now_ms():
-                waiting.setdefault(approval.approval_id, approval)
-    return sorted(waiting.values(), key=lambda a: a.requested_at_unix_ms)
+
+    def unexpired(value: bytes | None) -> tuple[str, ApprovalRequest] | None:
+        parked = parsed_or_none(ParkedRequest(), value)
+        if parked is None or parked.approval.expires_at_unix_ms <= now_ms():
+            return None
+        return parked.approval.approval_id, parked.approval
+
+    def decided(value: bytes | None) -> str | None:
+        decision = parsed_or_none(DecisionEvent(), value)
+        return None if decision is None else decision.decision.approval_id
+
+    waiting = await still_open(
+        bootstrap,
+        opened_on=topics.approvals,
+        closed_on=topics.approval_decisions,
+        opening=unexpired,
+        closing=decided,
+    )
+    return sorted(waiting, key=lambda a: a.requested_at_unix_ms)
 
 
 async def _publish(settings: ConduitSettings, decision: ApprovalDecision) -> None:

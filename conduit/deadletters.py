@@ -415,6 +415,34 @@ async def read_topic(
                     pending.discard(partition)
 
 
+Opened = TypeVar("Opened")
+
+
+async def still_open(
+    bootstrap: str,
+    *,
+    opened_on: str,
+    closed_on: str,
+    opening: Callable[[bytes | None], tuple[str, Opened] | None],
+    closing: Callable[[bytes | None], str | None],
+) -> list[Opened]:
+    """The first record of each key on `opened_on` (as `opening` reads it) whose key no
+    record on `closed_on` carries (as `closing` reads it), in the order first seen."""
+    closed: set[str] = set()
+    async with aclosing(read_topic(bootstrap, closed_on)) as records:
+        async for record in records:
+            key = closing(record.value)
+            if key:
+                closed.add(key)
+    found: dict[str, Opened] = {}
+    async with aclosing(read_topic(bootstrap, opened_on)) as records:
+        async for record in records:
+            opened = opening(record.value)
+            if opened is not None and opened[0] and opened[0] not in closed:
+                found.setdefault(*opened)
+    return list(found.values())
+
+
 async def _fetch(bootstrap: str, topic: str, dead_letter_id: str) -> DeadLetter:
     partition_number, offset = _parse_id(dead_letter_id)
     partition = TopicPartition(topic, partition_number)

@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from contextlib import aclosing
 
 from conduit.deadletters import (
     kafka_command,
     one_line,
     parsed_or_none,
-    read_topic,
     render_table,
+    still_open,
 )
 from shared.bus import Topics
 from shared.config import ConduitSettings
@@ -51,20 +50,23 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def open_tickets(bootstrap: str, topics: Topics) -> list[HandoffTicket]:
     """Tickets on the handoff topic whose request has no reply yet, oldest first."""
-    answered: set[str] = set()
-    async with aclosing(read_topic(bootstrap, topics.handoff_replies)) as replies:
-        async for record in replies:
-            reply = parsed_or_none(StepEvent(), record.value)
-            if reply is not None:
-                answered.add(reply.envelope.request_id)
-    tickets: dict[str, HandoffTicket] = {}
-    async with aclosing(read_topic(bootstrap, topics.handoff)) as handed_off:
-        async for record in handed_off:
-            ticket = parsed_or_none(HandoffTicket(), record.value)
-            request_id = "" if ticket is None else ticket.response.envelope.request_id
-            if ticket is not None and request_id and request_id not in answered:
-                tickets.setdefault(request_id, ticket)
-    return sorted(tickets.values(), key=lambda t: t.response.envelope.created_unix_ms)
+
+    def ticket(value: bytes | None) -> tuple[str, HandoffTicket] | None:
+        handed_off = parsed_or_none(HandoffTicket(), value)
+        return None if handed_off is None else (handed_off.response.envelope.request_id, handed_off)
+
+    def answered(value: bytes | None) -> str | None:
+        reply = parsed_or_none(StepEvent(), value)
+        return None if reply is None else reply.envelope.request_id
+
+    tickets = await still_open(
+        bootstrap,
+        opened_on=topics.handoff,
+        closed_on=topics.handoff_replies,
+        opening=ticket,
+        closing=answered,
+    )
+    return sorted(tickets, key=lambda t: t.response.envelope.created_unix_ms)
 
 
 def resumed_with_reply(ticket: HandoffTicket, text: str, *, user: str) -> StepEvent:
