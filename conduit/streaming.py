@@ -8,8 +8,8 @@ from shared.contracts import StreamChunk
 
 
 class StreamPrinter:
-    """Writes each piece as it comes; a new generation (a fallback model, a retried step)
-    says so and starts over, since what came before it no longer counts.
+    """Writes each piece as it comes; a new generation (a fallback model, a regenerated or
+    template answer) says so and starts over, since what came before it no longer counts.
 
     >>> import io
     >>> out = io.StringIO(); printer = StreamPrinter(out)
@@ -25,7 +25,7 @@ class StreamPrinter:
     async def show(self, chunk: StreamChunk) -> None:
         if chunk.generation_id != self._generation:
             if self._printed:
-                self._out.write(f"\n[answer restarted on {chunk.model}]\n")
+                self._out.write(f"\n[answer replaced: {chunk.model or 'new'} answer follows]\n")
             self._generation = chunk.generation_id
         self._out.write(chunk.text)
         self._out.flush()

@@ -10,6 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.gateway.auth import load_api_keys
+from services.guardrail.answer_recovery import Recovery, RecoveryMisconfigured
+from services.guardrail.grounding_checks import GroundingChecks
+from services.guardrail.output_checks import CHECKS
 from services.inference.routing import load_model_catalog
 from services.inference.tenant_budget import load_budgets
 from services.intent.catalog import load_intent_catalog
@@ -33,6 +36,7 @@ def validate_config(config_dir: Path) -> str:
     tools = load_tool_catalog(config_dir)
     templates = TemplateStore(config_dir / "prompts")
     check_tools_exist(templates, tools.tools, config_dir / "prompts")
+    output_checks = {**CHECKS, **GroundingChecks(tools).checks()}
     models = load_model_catalog(config_dir / "models.yaml")
     load_budgets(config_dir / "budgets.yaml")
     load_api_keys(config_dir / "api_keys.yaml")
@@ -49,6 +53,8 @@ def validate_config(config_dir: Path) -> str:
                     raise ConfigFileError(f"{where}.template: {exc.args[0]}") from exc
             if step.service == "retrieval":
                 _check_retrieval_params(step.params, where)
+            if step.service == "guardrail" and step.params.get("stage") == "output":
+                _check_output_params(step.params, output_checks, where)
             model = step.params.get("model")
             if step.service == "inference" and model is not None and model not in models.models:
                 raise ConfigFileError(f"{where}.model: unknown model {model!r}")
@@ -69,3 +75,13 @@ def _check_retrieval_params(params: Mapping[str, Any], where: str) -> None:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         raise ConfigFileError(f"{where}.{field}: {first['msg']}") from exc
+
+
+def _check_output_params(params: Mapping[str, Any], known: Mapping[str, object], where: str) -> None:
+    unknown = sorted(set(params.get("checks", [])) - set(known))
+    if unknown:
+        raise ConfigFileError(f"{where}.checks: unknown checks {unknown}; known: {sorted(known)}")
+    try:
+        Recovery.from_params(dict(params))
+    except RecoveryMisconfigured as exc:
+        raise ConfigFileError(f"{where}: {exc}") from exc

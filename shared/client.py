@@ -27,6 +27,7 @@ from shared.contracts import (
 from shared.pii.requests import redact_at_edge
 from shared.runtime.steps import headers_for
 from shared.security import sign_principal
+from shared.stream_completion import completing_chunk, shown_after
 from shared.telemetry.tracing import tracer
 
 StreamHandler = Callable[[StreamChunk], Awaitable[None]]
@@ -60,6 +61,7 @@ class ConduitClient:
         self._vault_key = vault_key
         self._waiting: dict[str, asyncio.Future[Response]] = {}
         self._streaming: dict[str, StreamHandler] = {}
+        self._shown: dict[str, StreamChunk] = {}
         self._listeners: list[Listener] = []
 
     @classmethod
@@ -158,6 +160,7 @@ class ConduitClient:
         finally:
             self._waiting.pop(request_id, None)
             self._streaming.pop(request_id, None)
+            self._shown.pop(request_id, None)
 
     async def publish_document(self, document: DocumentEvent) -> None:
         await self._bus.publish(
@@ -170,12 +173,22 @@ class ConduitClient:
     async def _on_response(self, message: BusMessage) -> None:
         response = Response()
         response.ParseFromString(message.value)
-        waiting = self._waiting.get(response.envelope.request_id)
-        if waiting is not None and not waiting.done():
-            waiting.set_result(response)
+        request_id = response.envelope.request_id
+        waiting = self._waiting.get(request_id)
+        if waiting is None or waiting.done():
+            return
+        shown = self._shown.pop(request_id, None)
+        handler = self._streaming.get(request_id)
+        if handler is not None and response.HasField("answer"):
+            completion = completing_chunk(shown, response)
+            if completion is not None:
+                await handler(completion)
+        waiting.set_result(response)
 
     async def _on_chunk(self, message: BusMessage) -> None:
         chunk = StreamChunk.FromString(message.value)
         handler = self._streaming.get(chunk.request_id)
-        if handler is not None:
-            await handler(chunk)
+        if handler is None:
+            return
+        self._shown[chunk.request_id] = shown_after(self._shown.get(chunk.request_id), chunk)
+        await handler(chunk)

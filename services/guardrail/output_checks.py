@@ -1,17 +1,18 @@
-"""The output stage: named checks on the model's answer; any failure hands off to a person.
+"""The output stage's named checks on the model's answer (what happens on a failure is
+`services.guardrail.answer_recovery`'s business).
 
 A check takes the step event and returns a human-readable finding when it fails, None
-when it passes. Adding a check is one function and one `CHECKS` entry.
+when it passes. Adding a check is one function and one `CHECKS` entry; checks that need
+the tool catalog are in `services.guardrail.grounding_checks`.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
-from services.guardrail.refund_policy import REFUND_TOOL, refund_within_policy
-from shared.contracts import GuardrailReport, StepEvent, Verdict
+from services.guardrail.refund_policy import refund_within_policy
+from shared.contracts import StepEvent
 from shared.pii import find
 
 Check = Callable[[StepEvent], str | None]
@@ -42,32 +43,14 @@ def cites_sources(event: StepEvent) -> str | None:
     return None
 
 
-_REFUND_CLAIM = re.compile(
-    r"\b(i have|i've|we have|we've|has been|have been|was|were)\s+(issued\s+(a|the|your)\s+)?"
-    r"refund(ed)?\b|\brefund\s+(of\s+\S+\s+)?(has been|was|is being)\s+(issued|processed|sent)",
-    re.IGNORECASE,
-)
-
-
-def refund_claims_match_actions(event: StepEvent) -> str | None:
-    """An answer may say a refund was made only if a refund was actually issued."""
-    if not _REFUND_CLAIM.search(event.model_output.text):
-        return None
-    issued = [x for x in event.tool_exchanges if x.call.tool == REFUND_TOOL and x.ok]
-    return None if issued else "the answer claims a refund that was never issued"
-
-
 CHECKS: Mapping[str, Check] = {
     "not_empty": not_empty,
     "no_pii": no_pii,
     "cites_sources": cites_sources,
     "refund_within_policy": refund_within_policy,
-    "refund_claims_match_actions": refund_claims_match_actions,
 }
 
 
-def guard_output(event: StepEvent, checks: Sequence[Check]) -> GuardrailReport:
-    """PASS when every check passes, else HANDOFF with one finding per failed check."""
-    findings = [finding for check in checks if (finding := check(event)) is not None]
-    verdict = Verdict.VERDICT_HANDOFF if findings else Verdict.VERDICT_PASS
-    return GuardrailReport(stage="output", verdict=verdict, findings=findings)
+def findings_of(event: StepEvent, checks: Sequence[Check]) -> list[str]:
+    """One finding per failed check, in the order the checks are given."""
+    return [finding for check in checks if (finding := check(event)) is not None]

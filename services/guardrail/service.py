@@ -3,42 +3,69 @@ injection (`config/guardrails.yaml`), `stage: output` checks the answer. Example
 
     check_answer:
       service: guardrail
-      params: {stage: output, checks: [not_empty, no_pii, cites_sources]}
+      params: {stage: output, checks: [not_empty, no_pii, grounded, complete], regenerate: 1}
       next:
-        - when: {verdict: handoff}
-          to: handoff
-        - to: respond
+        - when: {verdict: pass}
+          to: respond
+        - when: {verdict: regenerate}
+          to: draft
+        - to: handoff
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 
 from opentelemetry import trace
 
 from services.guardrail.input_stage import guard_input
-from services.guardrail.output_checks import CHECKS, Check, guard_output
+from services.guardrail.answer_recovery import Recovery, RecoveryMisconfigured, check_answer
+from services.guardrail.grounding_checks import GroundingChecks
+from services.guardrail.output_checks import CHECKS, Check
+from services.guardrail.release import WindowRelease
 from services.guardrail.settings import GuardrailSettings
 from shared.config import ConduitSettings
-from shared.contracts import GuardrailReport, StepEvent, Verdict
+from shared.bus import Topics
+from shared.contracts import DraftChunk, GuardrailReport, StepEvent, Verdict
 from shared.injection import InjectionScreen
-from shared.runtime import StepCall, StepError, StepHandler, StepMisconfigured, StepService
+from shared.runtime import (
+    RawConsumer,
+    StepCall,
+    StepError,
+    StepHandler,
+    StepMisconfigured,
+    StepService,
+)
 from shared.runtime.audit import GUARDRAIL
+from shared.tools import ToolCatalog, load_tool_catalog
 
 
-def _checks(call: StepCall) -> list[Check]:
-    names = call.params.get("checks", list(CHECKS))
+# What a window of a streamed answer is held to before a client sees it; the rest
+# (sources cited, a complete answer) can only be judged on the whole answer.
+WINDOW_CHECKS = ("no_pii", "grounded", "claims_match_actions")
+
+
+def _checks(call: StepCall, known: Mapping[str, Check]) -> list[Check]:
+    names = call.params.get("checks", list(known))
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise StepMisconfigured(
             f"{call.workflow}.{call.step_id}: guardrail `checks` must be a list of names"
         )
-    unknown = [name for name in names if name not in CHECKS]
+    unknown = [name for name in names if name not in known]
     if unknown:
         raise StepMisconfigured(
             f"{call.workflow}.{call.step_id}: unknown guardrail checks {unknown}; "
-            f"known: {sorted(CHECKS)}"
+            f"known: {sorted(known)}"
         )
-    return [CHECKS[name] for name in names]
+    return [known[name] for name in names]
+
+
+def _recovery(call: StepCall) -> Recovery:
+    try:
+        return Recovery.from_params(call.params)
+    except RecoveryMisconfigured as exc:
+        raise StepMisconfigured(f"{call.workflow}.{call.step_id}: {exc}") from exc
 
 
 class Guardrail:
@@ -46,9 +73,15 @@ class Guardrail:
     `await Guardrail(GuardrailSettings(), InjectionScreen.from_config(config_dir)).handle(...)`.
     """
 
-    def __init__(self, settings: GuardrailSettings, screen: InjectionScreen) -> None:
+    def __init__(
+        self, settings: GuardrailSettings, screen: InjectionScreen, catalog: ToolCatalog
+    ) -> None:
         self._settings = settings
         self._screen = screen
+        self._output_checks = {**CHECKS, **GroundingChecks(catalog).checks()}
+
+    def output_checks(self, names: Sequence[str]) -> list[Check]:
+        return [self._output_checks[name] for name in names]
 
     async def handle(self, event: StepEvent, call: StepCall) -> None:
         stage = call.params.get("stage")
@@ -61,7 +94,8 @@ class Guardrail:
             )
             event.input_guard.CopyFrom(report)
         elif stage == "output":
-            report = guard_output(event, _checks(call))
+            checks = _checks(call, self._output_checks)
+            report = await asyncio.to_thread(check_answer, event, checks, _recovery(call))
             event.output_guard.CopyFrom(report)
         else:
             raise StepMisconfigured(
@@ -74,12 +108,23 @@ class Guardrail:
 
 def build(settings: ConduitSettings, guardrail: GuardrailSettings | None = None) -> StepService:
     screen = InjectionScreen.from_config(settings.config_dir)
-    handler = Guardrail(guardrail or GuardrailSettings(), screen)
+    catalog = load_tool_catalog(settings.config_dir)
+    handler = Guardrail(guardrail or GuardrailSettings(), screen, catalog)
+    window_checks = handler.output_checks(WINDOW_CHECKS)
+    releases = WindowRelease(window_checks, Topics(settings.topic_prefix))
+    drafts: RawConsumer[DraftChunk] = RawConsumer(
+        name="drafts",
+        topic=lambda topics: topics.drafts,
+        decode=DraftChunk.FromString,
+        handle=releases.handle,
+    )
     return StepService(
         name="guardrail",
         handle=_audit_refusals(handler.handle),
         warm_up=screen.warm_up,
         consumes_ingest=True,
+        raw_consumers=(drafts,),
+        bind=releases.bind,
     )
 
 
@@ -93,6 +138,8 @@ def _record_decision(report: GuardrailReport) -> None:
             "conduit.guardrail.verdict": Verdict.Name(report.verdict),
             "conduit.guardrail.redactions": [f"{r.kind}:{r.count}" for r in report.redactions],
             "conduit.guardrail.findings": list(report.findings),
+            "conduit.guardrail.answered_by": report.answered_by,
+            "conduit.guardrail.regenerations": report.regenerations,
         },
     )
 
@@ -124,4 +171,6 @@ async def _audit_decision(call: StepCall, report: GuardrailReport) -> None:
         reasons.insert(0, "redacted " + ", ".join(f"{r.count} {r.kind}" for r in report.redactions))
         if report.verdict == Verdict.VERDICT_PASS:
             outcome = "redacted"
+    if report.answered_by:
+        reasons.insert(0, f"answered by {report.answered_by}")
     await call.audit.record(GUARDRAIL, report.stage, outcome, detail="; ".join(reasons))

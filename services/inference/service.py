@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from collections.abc import Mapping
 
 from opentelemetry.trace import SpanKind
 
@@ -37,7 +38,7 @@ from services.inference.routing import (
 )
 from services.inference.settings import InferenceSettings
 from services.inference.tenant_budget import TenantDailyBudget, load_budgets
-from shared.agent import MalformedOutput, parse_output
+from shared.agent import MalformedOutput, SlotRenderer, parse_output, render_slots
 from shared.config import ConduitSettings
 from shared.contracts import ModelOutput, StepEvent, ToolCall
 from shared.embeddings import default_query_embedder
@@ -52,6 +53,7 @@ from shared.runtime import (
     StepMisconfigured,
     StepService,
 )
+from shared.runtime.stream import DraftWriter
 from shared.telemetry import run_attributes, tracer
 from shared.telemetry.metrics import COST, TOKENS
 from shared.telemetry.versions import MODEL
@@ -207,7 +209,9 @@ class InferenceStep:
         if schema is None:
             output.text = generation.text
         else:
-            self._fill_structured(output, generation.text, envelope.workflow.steps_taken)
+            self._fill_structured(
+                output, generation, envelope.workflow.steps_taken, event.prompt.answer_slots
+            )
         event.model_output.CopyFrom(output)
         if output.delegate_to:
             event.delegations.append(output.delegate_to)
@@ -265,22 +269,29 @@ class InferenceStep:
         self, choice: RouteChoice, request: GenerationRequest, event: StepEvent, call: StepCall
     ) -> Routed:
         stream = call.stream if call.params.get("stream") else None
+        context = _draft_context(event) if stream is not None else None
+        writers: list[DraftWriter] = []
 
         def sink_for(model: str) -> DeltaSink | None:
-            if stream is None:
+            if stream is None or context is None:
                 return None
-            writer = stream.generation(model)
+            writer = stream.generation(model, context=context)
+            writers.append(writer)
             decoder = AnswerTextDecoder() if request.json_schema is not None else None
+            renderer = SlotRenderer(event.prompt.answer_slots)
 
             async def write(delta: str) -> None:
-                await writer.write(decoder.feed(delta) if decoder else delta)
+                await writer.write(renderer.feed(decoder.feed(delta) if decoder else delta))
 
             return write
 
         try:
-            return await self._router.generate(
+            routed = await self._router.generate(
                 choice, request, sink_for, prompt_tokens=event.prompt.token_count
             )
+            if writers:
+                await writers[-1].finish(routed.generation.finish_reason)
+            return routed
         except RequestRejected as exc:
             if "context" in str(exc):
                 raise InputTooLarge(str(exc)) from exc
@@ -301,12 +312,19 @@ class InferenceStep:
         return min(wanted, left)
 
     @staticmethod
-    def _fill_structured(output: ModelOutput, text: str, step_number: int) -> None:
+    def _fill_structured(
+        output: ModelOutput, generation: Generation, step_number: int, slots: Mapping[str, str]
+    ) -> None:
         try:
-            parsed = parse_output(text)
+            parsed = parse_output(generation.text)
         except MalformedOutput as exc:
-            raise ModelOutputInvalid(str(exc)) from exc
-        output.text = parsed.text
+            if generation.finish_reason != "length":
+                raise ModelOutputInvalid(str(exc)) from exc
+            # Cut by the token limit: the text so far, for the output guardrail to refuse
+            # as incomplete (and have written again) rather than a failed request.
+            output.text = render_slots(AnswerTextDecoder().feed(generation.text), slots)
+            return
+        output.text = render_slots(parsed.text, slots)
         output.sources.extend(parsed.sources)
         output.delegate_to = parsed.delegate_to
         for index, call in enumerate(parsed.tool_calls):
@@ -317,6 +335,15 @@ class InferenceStep:
                     arguments_json=json.dumps(call.arguments, sort_keys=True),
                 )
             )
+
+
+def _draft_context(event: StepEvent) -> StepEvent:
+    """What the output guardrail checks the drafts against: the request without its prompt
+    text, which the checks do not read."""
+    context = StepEvent()
+    context.CopyFrom(event)
+    del context.prompt.messages[:]
+    return context
 
 
 def build(settings: ConduitSettings, inference: InferenceSettings | None = None) -> StepService:

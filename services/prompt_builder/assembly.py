@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from services.prompt_builder.templates import PromptTemplate
 from shared.agent import TOOL_RESULT_PREFIX
-from shared.contracts import Chunk, StepEvent, ToolExchange, Turn
+from shared.contracts import Chunk, StepEvent, ToolExchange, Turn, Verdict
 from shared.models.chat import ChatMessage
 from shared.runtime import InputTooLarge
 
@@ -28,13 +28,25 @@ class PromptParts:
     delegates: Mapping[str, str] = field(default_factory=dict)
     # What the customer prefers (`language=Dutch`), said now or in an earlier request.
     preferences: Sequence[str] = ()
+    # The slots the answer may state facts by (`{status}`), when the template uses them.
+    slots: Sequence[str] = ()
+    # Why the last answer was refused, when this prompt asks for it again.
+    findings: Sequence[str] = ()
 
     @classmethod
     def from_event(
-        cls, template: PromptTemplate, event: StepEvent, delegates: Mapping[str, str]
+        cls,
+        template: PromptTemplate,
+        event: StepEvent,
+        delegates: Mapping[str, str],
+        *,
+        slots: Mapping[str, str],
     ) -> PromptParts:
         facts = [f"{e.kind}={e.value}" for e in event.intent.entities]
+        regenerating = event.output_guard.verdict == Verdict.VERDICT_REGENERATE
         return cls(
+            slots=[name for name in slots if "." not in name] if template.answer.slots else [],
+            findings=list(event.output_guard.findings) if regenerating else [],
             delegates=dict(delegates),
             template=template,
             request=event.request.text,
@@ -56,6 +68,17 @@ def render(parts: PromptParts) -> list[ChatMessage]:
         system.append("Facts from the customer's message: " + ", ".join(parts.facts))
     if parts.preferences:
         system.append("The customer's preferences (honour them): " + ", ".join(parts.preferences))
+    if parts.slots:
+        names = ", ".join(f"{{{name}}}" for name in parts.slots)
+        system.append(
+            f"Write each fact of the results as its slot, never as a value: {names}. "
+            "Each slot is replaced by its value."
+        )
+    if parts.findings:
+        system.append(
+            "Your previous answer was refused: " + "; ".join(parts.findings) + ". "
+            "Answer again, stating only what the results and excerpts say."
+        )
     if parts.delegates:
         agents = "\n".join(f"- {name}: {about}" for name, about in parts.delegates.items())
         system.append(f"Agents you may hand the request to (action delegate):\n{agents}")

@@ -8,8 +8,15 @@ import json
 from typing import Any
 
 from services.prompt_builder.assembly import PromptParts, fit
+from services.prompt_builder.fallbacks import fallback_answer
 from services.prompt_builder.templates import LoadedTemplate, TemplateStore, check_tools_exist
-from shared.agent import answer_option, delegate_option, output_schema, tool_call_option
+from shared.agent import (
+    answer_option,
+    answer_slots,
+    delegate_option,
+    output_schema,
+    tool_call_option,
+)
 from shared.config import ConduitSettings
 from shared.contracts import PromptMessage, PromptResult, StepEvent
 from shared.models.local_gguf import GgufTokenizer
@@ -27,13 +34,15 @@ class PromptStep:
         self._templates = templates
         self._catalog = catalog
         self._tokenizer = tokenizer
+        self._facts = catalog.stateable_facts()
 
     async def handle(self, event: StepEvent, call: StepCall) -> None:
         loaded = self._template(call)
         template = loaded.template
         delegates = _open_delegates(call, event)
-        schema = self._schema(loaded, event, list(delegates))
-        parts = PromptParts.from_event(template, event, delegates)
+        slots = answer_slots(event.tool_exchanges, self._facts)
+        schema = self._schema(loaded, event, list(delegates), list(slots))
+        parts = PromptParts.from_event(template, event, delegates, slots=slots)
         messages, tokens, kept = await asyncio.to_thread(
             fit, parts, self._tokenizer.count_chat, template.max_prompt_tokens
         )
@@ -46,8 +55,15 @@ class PromptStep:
                 output_schema_json=json.dumps(schema),
                 dropped_turns=len(parts.history) - len(kept.history),
                 template_label=template.label,
+                answer_slots=slots,
             )
         )
+        fallback = fallback_answer(
+            template.answer, event.tool_exchanges, event.retrieval.chunks, slots
+        )
+        if fallback is not None:
+            event.prompt.fallback_answer = fallback.text
+            event.prompt.fallback_sources.extend(fallback.sources)
         versions = event.envelope.versions
         versions.prompt_template = template.name
         versions.prompt_version = loaded.version_id
@@ -63,11 +79,15 @@ class PromptStep:
             raise StepMisconfigured(f"{call.workflow}.{call.step_id}: {exc.args[0]}") from exc
 
     def _schema(
-        self, loaded: LoadedTemplate, event: StepEvent, delegates: list[str]
+        self, loaded: LoadedTemplate, event: StepEvent, delegates: list[str], slots: list[str]
     ) -> dict[str, Any]:
         template = loaded.template
         sources = [c.source_id for c in event.retrieval.chunks]
-        answer = answer_option(sources, max_chars=template.max_answer_chars)
+        answer = answer_option(
+            sources,
+            max_chars=template.max_answer_chars,
+            slots=slots if template.answer.slots else None,
+        )
         handovers = [delegate_option(delegates)] if delegates else []
         if template.output == "answer":
             return output_schema(handovers, answer)

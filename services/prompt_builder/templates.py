@@ -7,14 +7,21 @@ so every event records exactly which text the model saw.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from string import Formatter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.agent import placeholders
 from shared.config import ConfigFileError, load_yaml_model
+
+# A fallback's `{source.title}` and `{source.excerpt}` read the best retrieved chunk it cites.
+SOURCE_SLOT = "source"
+_SLOT = re.compile(r"^[a-z_][a-z0-9_.]*$")
 
 
 class Example(BaseModel):
@@ -22,6 +29,31 @@ class Example(BaseModel):
 
     user: str
     assistant: str
+
+
+class Fallback(BaseModel):
+    """A deterministic answer, rendered from the request's tool results and sources when
+    the model's answers keep failing their checks. It fits when every `when` field
+    (`tool.field` of a successful call) has the given value, every `{slot}` of its text
+    resolves, and a chunk of each document it `cite`s was retrieved (`{source.title}` and
+    `{source.excerpt}` read the best of those chunks)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    when: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    text: str = Field(min_length=1)
+    cite: list[str] = Field(default_factory=list)
+
+
+class AnswerSpec(BaseModel):
+    """How the answer states facts. `slots: true`: only as `{slot}` references to this
+    request's tool results (the text may hold no digit of its own); `fallbacks`: the
+    template answers, first that fits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slots: bool = False
+    fallbacks: list[Fallback] = Field(default_factory=list)
 
 
 class PromptTemplate(BaseModel):
@@ -41,6 +73,7 @@ class PromptTemplate(BaseModel):
     examples: list[Example] = Field(default_factory=list)
     max_prompt_tokens: int = Field(default=1500, ge=64)
     max_answer_chars: int = Field(default=400, ge=20)
+    answer: AnswerSpec = Field(default_factory=AnswerSpec)
 
 
 @dataclass(frozen=True)
@@ -66,6 +99,7 @@ class TemplateStore:
                     f"{path}: file must be named {template.name}/v{template.version}.yaml "
                     "after its name and version fields"
                 )
+            _check_fallback_texts(path, template)
             digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
             self._by_name.setdefault(template.name, {})[template.version] = LoadedTemplate(
                 template, digest
@@ -93,6 +127,31 @@ class TemplateStore:
         return versions[int(pinned)]
 
 
+def _check_fallback_texts(path: Path, template: PromptTemplate) -> None:
+    """A fallback's braces must be `{slot}` references and nothing else."""
+    for index, fallback in enumerate(template.answer.fallbacks):
+        try:
+            fields = [name for _, name, _, _ in Formatter().parse(fallback.text) if name]
+        except ValueError as exc:
+            raise ConfigFileError(f"{path}: answer.fallbacks.{index}.text: {exc}") from exc
+        bad = [name for name in fields if not _SLOT.match(name)]
+        if bad:
+            raise ConfigFileError(
+                f"{path}: answer.fallbacks.{index}.text: {bad} are not slot names "
+                "(`field`, `tool.field` or `source.title`/`source.excerpt`)"
+            )
+
+
+def _fallback_tools(template: PromptTemplate) -> list[tuple[str, list[str]]]:
+    """(field, tools named) of each fallback's `when` keys and qualified slots."""
+    named = []
+    for index, fallback in enumerate(template.answer.fallbacks):
+        keys = [*fallback.when, *(name for name in placeholders(fallback.text) if "." in name)]
+        tools = [key.split(".", 1)[0] for key in keys]
+        named.append((f"answer.fallbacks.{index}", [t for t in tools if t != SOURCE_SLOT]))
+    return named
+
+
 def check_tools_exist(store: TemplateStore, known_tools: Collection[str], directory: Path) -> None:
     """Every tool a template names must be in the tool catalog."""
     for loaded in store.all():
@@ -100,6 +159,7 @@ def check_tools_exist(store: TemplateStore, known_tools: Collection[str], direct
         for field, names in (
             ("tools", template.tools),
             ("answer_when_done", template.answer_when_done),
+            *_fallback_tools(template),
         ):
             unknown = sorted(set(names) - set(known_tools))
             if unknown:

@@ -14,6 +14,13 @@ from shared.agent.output import (
     parse_output,
     tool_call_option,
 )
+from shared.agent.slots import (
+    SlotRenderer,
+    answer_slots,
+    placeholders,
+    render_slots,
+    result_fields,
+)
 
 __all__ = [
     "ANSWER",
@@ -23,9 +30,14 @@ __all__ = [
     "AgentOutput",
     "MalformedOutput",
     "ParsedToolCall",
+    "SlotRenderer",
     "answer_option",
+    "answer_slots",
     "delegate_option",
     "output_schema",
     "parse_output",
+    "placeholders",
+    "render_slots",
+    "result_fields",
     "tool_call_option",
 ]

@@ -12,9 +12,11 @@ decodes under it and parses the result (also here), so both sides share one form
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from shared.agent.slots import slotted_text_pattern
 
 CALL_TOOL = "call_tool"
 ANSWER = "answer"
@@ -66,12 +68,15 @@ def delegate_option(agents: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def answer_option(sources: Sequence[str], *, max_chars: int = 400) -> dict[str, Any]:
-    """A cited answer; with retrieved sources at hand, at least one must be cited."""
-    properties: dict[str, Any] = {
-        "action": {"const": ANSWER},
-        "text": {"type": "string", "minLength": 1, "maxLength": max_chars},
-    }
+def answer_option(
+    sources: Sequence[str], *, max_chars: int = 400, slots: Collection[str] | None = None
+) -> dict[str, Any]:
+    """A cited answer; with retrieved sources at hand, at least one must be cited. With
+    `slots`, the text states facts only as `{slot}` references (`shared.agent.slots`)."""
+    text: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": max_chars}
+    if slots is not None:
+        text["pattern"] = slotted_text_pattern(slots)
+    properties: dict[str, Any] = {"action": {"const": ANSWER}, "text": text}
     if sources:
         properties["sources"] = {
             "type": "array",

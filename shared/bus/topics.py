@@ -25,6 +25,12 @@ class Topics:
         return f"{self.prefix}.responses.stream"
 
     @property
+    def drafts(self) -> str:
+        """Answers as the model writes them, unchecked, keyed by request id (`DraftChunk`):
+        read by the output guardrail only, which releases what passed to `stream`."""
+        return f"{self.prefix}.responses.drafts"
+
+    @property
     def audit(self) -> str:
         """The append-only audit trail (`AuditRecord`), keyed by tenant."""
         return f"{self.prefix}.audit"
@@ -71,6 +77,7 @@ class Topics:
             self.ingest,
             self.responses,
             self.stream,
+            self.drafts,
             self.audit,
             self.handoff,
             self.handoff_replies,

@@ -36,7 +36,13 @@ def finish_response(event: StepEvent, finish: Finish) -> Response:
     response = base_response(event)
     if finish.kind == "respond":
         output = event.model_output
-        response.answer.CopyFrom(Answer(text=output.text, sources=list(output.sources)))
+        response.answer.CopyFrom(
+            Answer(
+                text=output.text,
+                sources=list(output.sources),
+                produced_by=event.output_guard.answered_by,
+            )
+        )
     else:
         findings = "; ".join(event.output_guard.findings)
         reason = f"{finish.reason}: {findings}" if findings else finish.reason

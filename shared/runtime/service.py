@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 from shared.bus import Bus, Topics
 from shared.contracts import StepEvent
 from shared.runtime.audit import AuditLog
-from shared.runtime.stream import AnswerStream
+from shared.runtime.stream import DraftStream
 
 Payload = TypeVar("Payload")
 
@@ -35,7 +35,8 @@ class StepCall:
     """The workflow step being executed, with its declared parameters.
 
     `stream`, when the runtime provides one, is where the step may write its answer as it
-    is generated (for people watching; the step event stays the result). `audit`, when
+    is generated (unchecked drafts, which the output guardrail releases to people
+    watching once they pass; the step event stays the result). `audit`, when
     provided, is where the step records what it did on the requester's behalf (tool calls,
     guardrail decisions, refusals); without one nothing is recorded.
     """
@@ -43,7 +44,7 @@ class StepCall:
     workflow: str
     step_id: str
     params: Mapping[str, Any] = field(default_factory=dict)
-    stream: AnswerStream | None = None
+    stream: DraftStream | None = None
     audit: AuditLog | None = None
 
 

@@ -43,7 +43,7 @@ from shared.runtime.errors import DeadlineExceeded, DependencyUnavailable, StepE
 from shared.runtime.responses import error_response, finish_response, stop_response
 from shared.runtime.retry import attempt_of, backoff_s, schedule_retry
 from shared.runtime.service import StepCall, StepService
-from shared.runtime.stream import AnswerStream
+from shared.runtime.stream import DraftStream
 from shared.security import verify_principal
 from shared.telemetry.metrics import EVENTS, IN_FLIGHT, QUEUE_WAIT, STEP_SECONDS
 from shared.telemetry.tracing import tracer
@@ -227,7 +227,7 @@ class StepRunner:
             workflow=located.workflow.name,
             step_id=located.step_id,
             params=located.step.params,
-            stream=AnswerStream(self._bus, self._topics.stream, event.envelope, located.step_id),
+            stream=DraftStream(self._bus, self._topics.drafts, event.envelope, located.step_id),
             audit=audit,
         )
         started = time.perf_counter()

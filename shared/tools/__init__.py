@@ -2,6 +2,7 @@
 
 from shared.tools.catalog import (
     TOOLS_FILE,
+    ActionClaim,
     ArgumentSpec,
     Requirement,
     ResultField,
@@ -24,6 +25,7 @@ from shared.tools.loading import load_tool_catalog
 
 __all__ = [
     "TOOLS_FILE",
+    "ActionClaim",
     "ArgumentSpec",
     "OfferedTool",
     "Requirement",

@@ -182,6 +182,15 @@ class ApprovalPolicy(_Strict):
     expires_after_s: float = Field(default=3600.0, gt=0)
 
 
+class ActionClaim(_Strict):
+    """What a completed call of a side-effect tool lets an answer say happened: the action's
+    name and the words (lemmas, verbs or nouns) an answer uses for it. Example:
+    `claims: {action: refund, words: [refund, reimburse, credit, repay]}`."""
+
+    action: Identifier
+    words: list[Annotated[str, StringConstraints(pattern=r"^[a-z]+$")]] = Field(min_length=1)
+
+
 class ToolSpec(_Strict):
     """One tool. Example: `spec.arguments_model().model_validate_json('{"order_id": "ORD-1"}')`."""
 
@@ -203,6 +212,10 @@ class ToolSpec(_Strict):
     # Each call waits for a person's approval (the request is parked until one decides).
     approval: ApprovalPolicy | None = None
     arguments: dict[Identifier, ArgumentSpec]
+    # The result fields (dotted paths) a customer may be told; unset: every field.
+    facts: list[Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_.]*$")]] | None = None
+    # A side-effect tool: how an answer says its action happened (checked against the calls).
+    claims: ActionClaim | None = None
 
     _arguments_model: type[BaseModel] = PrivateAttr()
 
@@ -210,6 +223,8 @@ class ToolSpec(_Strict):
     def _side_effects_are_gated(self) -> ToolSpec:
         if self.side_effect and not self.requires:
             raise ValueError("a tool with a side effect must declare at least one `requires`")
+        if self.claims is not None and not self.side_effect:
+            raise ValueError("`claims` is for tools with a side effect")
         return self
 
     @model_validator(mode="after")
@@ -311,6 +326,14 @@ class ToolCatalog(_Strict):
                 f"unknown tool {name!r}; known tools: {', '.join(sorted(self.tools))}"
             )
         return spec
+
+    def stateable_facts(self) -> dict[str, list[str] | None]:
+        """Per tool, the result fields an answer may state (None: every field)."""
+        return {name: spec.facts for name, spec in self.tools.items()}
+
+    def action_claims(self) -> dict[str, ActionClaim]:
+        """Per side-effect tool that declares one, how an answer says its action happened."""
+        return {name: spec.claims for name, spec in self.tools.items() if spec.claims}
 
     def with_tools(self, specs: Mapping[str, ToolSpec]) -> ToolCatalog:
         """This catalog with `specs` added, or replacing the tools of the same name."""

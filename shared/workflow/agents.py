@@ -29,7 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.config.files import ConfigFileError, load_yaml_model
 
 AGENTS_FILE = "agents.yaml"
-DEFAULT_CHECKS = ("not_empty", "no_pii")
+DEFAULT_CHECKS = ("not_empty", "no_pii", "grounded", "claims_match_actions", "complete")
+# Answers an agent's output check has written again before the template or a person.
+DEFAULT_REGENERATE = 1
 DEFAULT_MAX_DELEGATIONS = 2
 
 Raw = dict[str, Any]
@@ -56,6 +58,7 @@ class AgentSpec(_Strict):
     stream: bool = True
     retrieval: Grounding | None = None
     checks: tuple[str, ...] = DEFAULT_CHECKS
+    regenerate: int = Field(default=DEFAULT_REGENERATE, ge=0, le=5)
     handoff_to: tuple[str, ...] = ()
 
 
@@ -70,6 +73,7 @@ class SupervisorSpec(_Strict):
     agents: tuple[str, ...] = Field(min_length=1)
     model: str | None = None
     checks: tuple[str, ...] = DEFAULT_CHECKS
+    regenerate: int = Field(default=DEFAULT_REGENERATE, ge=0, le=5)
 
 
 def load_agents(config_dir: Path) -> AgentCatalog:
@@ -151,7 +155,7 @@ class _Expander:
             "service": "tool-executor",
             "next": [{"when": {"tool_error": True}, "to": "handoff"}, {"to": draft}],
         }
-        steps[f"{step_id}.check"] = self._check_step(agent.checks, after)
+        steps[f"{step_id}.check"] = self._check_step(agent.checks, agent.regenerate, draft, after)
         return steps
 
     def _supervisor_steps(self, step_id: str, step: Raw) -> dict[str, Raw]:
@@ -174,7 +178,9 @@ class _Expander:
                     {"to": f"{step_id}.check"},
                 ],
             },
-            f"{step_id}.check": self._check_step(supervisor.checks, after),
+            f"{step_id}.check": self._check_step(
+                supervisor.checks, supervisor.regenerate, step_id, after
+            ),
         }
 
     def _prompt_params(self, prompt: str, delegates: tuple[str, ...]) -> Raw:
@@ -204,11 +210,15 @@ class _Expander:
         return edges
 
     @staticmethod
-    def _check_step(checks: tuple[str, ...], after: str) -> Raw:
+    def _check_step(checks: tuple[str, ...], regenerate: int, draft: str, after: str) -> Raw:
+        """The output check: pass on, write the answer again from `draft`, or a person."""
+        edges: list[Raw] = [{"when": {"verdict": "pass"}, "to": after}]
+        if regenerate:
+            edges.append({"when": {"verdict": "regenerate"}, "to": draft})
         return {
             "service": "guardrail",
-            "params": {"stage": "output", "checks": list(checks)},
-            "next": [{"when": {"verdict": "pass"}, "to": after}, {"to": "handoff"}],
+            "params": {"stage": "output", "checks": list(checks), "regenerate": regenerate},
+            "next": [*edges, {"to": "handoff"}],
         }
 
     def _fail(self, where: str, message: str) -> NoReturn:

@@ -49,7 +49,7 @@ class Condition(_Strict):
 
     intent: str | list[str] | None = None
     has_tool_calls: bool | None = None
-    verdict: Literal["pass", "reject", "handoff"] | None = None
+    verdict: Literal["pass", "reject", "handoff", "regenerate"] | None = None
     tool_error: bool | None = None
     # The request has entities of these kinds (an `email` token, an `order_id`...).
     entity: str | list[str] | None = None
@@ -147,4 +147,18 @@ class Workflow(_Strict):
                 if target not in self.steps:
                     where = step.edge_field(step_id, index)
                     raise ValueError(f"{where}: step {step_id!r} routes to unknown step {target!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _regenerations_have_a_route(self) -> Workflow:
+        for step_id, step in self.steps.items():
+            regenerate = step.params.get("regenerate", 0)
+            if step.service != "guardrail" or not regenerate:
+                continue
+            routed = any(e.when is not None and e.when.verdict == "regenerate" for e in step.edges())
+            if not routed:
+                raise ValueError(
+                    f"steps.{step_id}.params.regenerate: {regenerate} tries need an edge "
+                    "`when: {verdict: regenerate}` back to the step that writes the prompt"
+                )
         return self

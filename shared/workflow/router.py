@@ -17,6 +17,7 @@ _VERDICTS = {
     Verdict.VERDICT_PASS: "pass",
     Verdict.VERDICT_REJECT: "reject",
     Verdict.VERDICT_HANDOFF: "handoff",
+    Verdict.VERDICT_REGENERATE: "regenerate",
 }
 
 

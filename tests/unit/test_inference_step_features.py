@@ -19,9 +19,9 @@ from services.inference.settings import InferenceSettings
 from services.inference.tenant_budget import TenantDailyBudget, TenantLimit
 from shared.agent import answer_option, output_schema
 from shared.bus import BusMessage, MemoryBus, Topics
-from shared.contracts import PromptMessage, StepEvent, StreamChunk, new_envelope
+from shared.contracts import PromptMessage, StepEvent, DraftChunk, new_envelope
 from shared.runtime import BudgetExhausted, DependencyUnavailable, StepCall
-from shared.runtime.stream import AnswerStream
+from shared.runtime.stream import DraftStream
 
 ANSWER = (
     '{"action": "answer", "text": "Your refund of 49.99 USD is on its way.", "sources": ["a#1"]}'
@@ -73,7 +73,7 @@ def _event(tenant: str = "acme") -> StepEvent:
     return event
 
 
-def _call(writer: AnswerStream | None = None, **params: Any) -> StepCall:
+def _call(writer: DraftStream | None = None, **params: Any) -> StepCall:
     return StepCall(workflow="refund", step_id="decide", params=params, stream=writer)
 
 
@@ -100,46 +100,46 @@ async def test_when_every_model_is_down_the_step_waits_for_a_retry() -> None:
         await _step(backends).handle(_event(), _call())
 
 
-async def test_a_streamed_answer_carries_only_the_answer_text_in_order() -> None:
+async def _drafts_of(event: StepEvent, **params: Any) -> list[DraftChunk]:
     bus = MemoryBus()
-    chunks: list[StreamChunk] = []
+    drafts: list[DraftChunk] = []
 
     async def keep(message: BusMessage) -> None:
-        chunks.append(StreamChunk.FromString(message.value))
+        drafts.append(DraftChunk.FromString(message.value))
 
-    await bus.listen(TOPICS.stream, keep)
+    await bus.listen(TOPICS.drafts, keep)
     await bus.start()
-    event = _event()
-    stream = AnswerStream(bus, TOPICS.stream, event.envelope, "decide")
-
+    stream = DraftStream(bus, TOPICS.drafts, event.envelope, "decide")
     await _step({"primary": Backend("primary"), "spare": Backend("spare")}).handle(
-        event, _call(stream, stream=True)
+        event, _call(stream, **params)
     )
     await asyncio.sleep(0.05)  # listener deliveries are tasks of their own
     await bus.stop()
+    return drafts
 
+
+async def test_a_streamed_answer_drafts_only_the_answer_text_in_order() -> None:
+    event = _event()
+    drafts = await _drafts_of(event, stream=True)
+
+    chunks = [d.chunk for d in drafts]
     assert "".join(c.text for c in chunks) == "Your refund of 49.99 USD is on its way.", chunks
     assert [c.seq for c in chunks] == list(range(len(chunks))), "pieces out of order"
     assert {c.request_id for c in chunks} == {event.envelope.request_id}
 
 
-async def test_without_the_stream_param_nothing_is_streamed() -> None:
-    bus = MemoryBus()
-    chunks: list[BusMessage] = []
-
-    async def keep(message: BusMessage) -> None:
-        chunks.append(message)
-
-    await bus.listen(TOPICS.stream, keep)
-    await bus.start()
+async def test_a_draft_carries_its_context_first_and_says_when_it_ended() -> None:
     event = _event()
-    stream = AnswerStream(bus, TOPICS.stream, event.envelope, "decide")
-    await _step({"primary": Backend("primary"), "spare": Backend("spare")}).handle(
-        event, _call(stream)
-    )
-    await asyncio.sleep(0.05)  # listener deliveries are tasks of their own
-    await bus.stop()
-    assert chunks == []
+    drafts = await _drafts_of(event, stream=True)
+
+    assert drafts[0].context.envelope.request_id == event.envelope.request_id, drafts[0]
+    assert not drafts[0].context.prompt.messages, "the prompt text travels with the drafts"
+    assert not any(d.HasField("context") for d in drafts[1:]), "context sent more than once"
+    assert (drafts[-1].last, drafts[-1].finish_reason) == (True, "stop"), drafts[-1]
+
+
+async def test_without_the_stream_param_nothing_is_streamed() -> None:
+    assert await _drafts_of(_event()) == []
 
 
 async def test_a_cached_answer_is_reused_for_the_same_request_and_costs_nothing(

@@ -10,13 +10,19 @@ import pytest
 import yaml
 
 from services.prompt_builder.service import PromptStep
-from services.prompt_builder.templates import TemplateStore
+from services.prompt_builder.templates import TemplateStore, check_tools_exist
 from shared.config import ConfigFileError, repo_root
-from shared.contracts import Chunk, StepEvent, Turn
+from shared.contracts import Chunk, StepEvent, Turn, Verdict
 from shared.models import ChatMessage, GgufTokenizer
 from shared.runtime import InputTooLarge, StepCall, StepMisconfigured
 from shared.tools import ToolCatalog, load_tool_catalog
-from tests.fixtures.tool_events import eligible_check, exchange, ineligible_check, refund_event
+from tests.fixtures.tool_events import (
+    eligible_check,
+    exchange,
+    ineligible_check,
+    issued_refund,
+    refund_event,
+)
 
 REFUND_DRAFT = StepCall(workflow="refund", step_id="draft", params={"template": "refund_agent"})
 CHUNK_IDS = ["refund-policy#1", "refund-policy#2"]
@@ -243,7 +249,7 @@ async def test_the_prompt_records_the_template_version_it_used(step: PromptStep)
     await step.handle(event, REFUND_DRAFT)
 
     assert event.prompt.template == "refund_agent", "the prompt must name its template"
-    assert event.prompt.template_version.startswith("1+"), (
+    assert event.prompt.template_version.startswith("2+"), (
         f"the prompt must record version and content hash: {event.prompt.template_version}"
     )
 
@@ -353,3 +359,55 @@ async def test_tool_exchanges_become_call_and_result_turns(step: PromptStep) -> 
     ), f"the call must be replayed as the model's own JSON: {call}"
     assert result.role == "user", "the tool result is given back as a user turn"
     assert result.content.startswith("Result of check_refund_policy: "), result.content
+
+
+# --- answer slots and template answers -----------------------------------------------------
+
+
+def test_a_fallback_text_with_a_broken_brace_names_file_and_field(tmp_path: Path) -> None:
+    path = _write_template(tmp_path, _template(answer={"fallbacks": [{"text": "Order {id"}]}))
+
+    with pytest.raises(ConfigFileError, match=rf"{path}: answer\.fallbacks\.0\.text"):
+        TemplateStore(tmp_path)
+
+
+def test_a_fallback_naming_an_expression_instead_of_a_slot_is_refused(tmp_path: Path) -> None:
+    path = _write_template(tmp_path, _template(answer={"fallbacks": [{"text": "{a[0]}"}]}))
+
+    with pytest.raises(ConfigFileError, match=rf"{path}: answer\.fallbacks\.0\.text.*slot"):
+        TemplateStore(tmp_path)
+
+
+def test_a_fallback_conditioned_on_an_unknown_tool_names_file_and_field(
+    tmp_path: Path, catalog: ToolCatalog
+) -> None:
+    fallback = {"when": {"lookup_parcel.status": "lost"}, "text": "Sorry."}
+    _write_template(tmp_path, _template(answer={"fallbacks": [fallback]}))
+
+    with pytest.raises(ConfigFileError, match=r"faq/v1\.yaml: answer\.fallbacks\.0.*lookup_parcel"):
+        check_tools_exist(TemplateStore(tmp_path), catalog.tools, tmp_path)
+
+
+async def test_a_slotted_template_offers_slots_and_its_fitting_fallback(step: PromptStep) -> None:
+    event = _refund_event()
+    event.tool_exchanges.extend([eligible_check(), issued_refund()])
+
+    schema = await _schema(step, event)
+
+    pattern = _options(schema)["answer"]["properties"]["text"]["pattern"]
+    assert "{" in pattern and "0-9" in pattern, f"the answer text is not slotted: {pattern}"
+    assert event.prompt.answer_slots["issue_refund.amount"] == "49.99", event.prompt.answer_slots
+    assert event.prompt.fallback_answer.startswith("I have refunded 49.99 USD"), event.prompt
+    assert list(event.prompt.fallback_sources) == CHUNK_IDS
+
+
+async def test_a_regenerated_prompt_says_why_the_last_answer_was_refused(step: PromptStep) -> None:
+    event = _refund_event()
+    event.output_guard.stage = "output"
+    event.output_guard.verdict = Verdict.VERDICT_REGENERATE
+    event.output_guard.findings.append("the answer states a date that is in no tool result")
+
+    await step.handle(event, REFUND_DRAFT)
+
+    system = event.prompt.messages[0].content
+    assert "previous answer was refused: the answer states a date" in system, system

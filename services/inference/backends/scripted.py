@@ -20,6 +20,7 @@ from typing import Any
 
 from services.inference.backends.base import DeltaSink, Generation, GenerationRequest
 from shared.agent import ANSWER, CALL_TOOL, DELEGATE, TOOL_RESULT_PREFIX
+from shared.agent.slots import slots_of_pattern
 
 SCRIPTED_MODEL = "scripted-deterministic"
 _WORD_PIECE = re.compile(r"\s*\S+|\s+$")
@@ -71,7 +72,17 @@ class ScriptedBackend:
                 return json.dumps({"action": DELEGATE, "agent": agent})
         answer_props = options[-1].get("properties", {})
         sources = answer_props.get("sources", {}).get("items", {}).get("enum", [])[:1]
-        return json.dumps({"action": ANSWER, "text": self._sentence(request), "sources": sources})
+        slots = slots_of_pattern(answer_props.get("text", {}).get("pattern"))
+        text = self._slotted(slots) if slots is not None else self._sentence(request)
+        return json.dumps({"action": ANSWER, "text": text, "sources": sources})
+
+    @staticmethod
+    def _slotted(slots: list[str]) -> str:
+        """Every fact by its slot, as the answer's pattern demands (no digit of its own)."""
+        if not slots:
+            return "Here is the information you asked for."
+        bare = [name for name in slots if "." not in name]
+        return "Here is what I found: " + ", ".join(f"{name} {{{name}}}" for name in bare) + "."
 
     @staticmethod
     def _sentence(request: GenerationRequest) -> str:
@@ -99,3 +110,4 @@ def _first_alternative(pattern: Any) -> str | None:
         return None
     literal = re.sub(r"\\(.)", r"\1", found["first"])
     return literal if re.fullmatch(pattern, literal) else None
+

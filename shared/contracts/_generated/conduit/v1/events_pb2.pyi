@@ -13,6 +13,7 @@ class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERDICT_PASS: _ClassVar[Verdict]
     VERDICT_REJECT: _ClassVar[Verdict]
     VERDICT_HANDOFF: _ClassVar[Verdict]
+    VERDICT_REGENERATE: _ClassVar[Verdict]
 
 class ApprovalOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -43,6 +44,7 @@ VERDICT_UNSPECIFIED: Verdict
 VERDICT_PASS: Verdict
 VERDICT_REJECT: Verdict
 VERDICT_HANDOFF: Verdict
+VERDICT_REGENERATE: Verdict
 APPROVAL_OUTCOME_UNSPECIFIED: ApprovalOutcome
 APPROVAL_OUTCOME_APPROVED: ApprovalOutcome
 APPROVAL_OUTCOME_REJECTED: ApprovalOutcome
@@ -183,16 +185,20 @@ class Redaction(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class GuardrailReport(_message.Message):
-    __slots__ = ("stage", "verdict", "redactions", "findings")
+    __slots__ = ("stage", "verdict", "redactions", "findings", "regenerations", "answered_by")
     STAGE_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     REDACTIONS_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    REGENERATIONS_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
     stage: str
     verdict: Verdict
     redactions: _containers.RepeatedCompositeFieldContainer[Redaction]
     findings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, stage: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., redactions: _Optional[_Iterable[_Union[Redaction, _Mapping]]] = ..., findings: _Optional[_Iterable[str]] = ...) -> None: ...
+    regenerations: int
+    answered_by: str
+    def __init__(self, stage: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., redactions: _Optional[_Iterable[_Union[Redaction, _Mapping]]] = ..., findings: _Optional[_Iterable[str]] = ..., regenerations: _Optional[int] = ..., answered_by: _Optional[str] = ...) -> None: ...
 
 class Entity(_message.Message):
     __slots__ = ("kind", "value", "remembered")
@@ -267,7 +273,14 @@ class PromptMessage(_message.Message):
     def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
 
 class PromptResult(_message.Message):
-    __slots__ = ("template", "template_version", "messages", "token_count", "output_schema_json", "dropped_turns", "template_label")
+    __slots__ = ("template", "template_version", "messages", "token_count", "output_schema_json", "dropped_turns", "template_label", "answer_slots", "fallback_answer", "fallback_sources")
+    class AnswerSlotsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_VERSION_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
@@ -275,6 +288,9 @@ class PromptResult(_message.Message):
     OUTPUT_SCHEMA_JSON_FIELD_NUMBER: _ClassVar[int]
     DROPPED_TURNS_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_LABEL_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_SLOTS_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_SOURCES_FIELD_NUMBER: _ClassVar[int]
     template: str
     template_version: str
     messages: _containers.RepeatedCompositeFieldContainer[PromptMessage]
@@ -282,7 +298,10 @@ class PromptResult(_message.Message):
     output_schema_json: str
     dropped_turns: int
     template_label: str
-    def __init__(self, template: _Optional[str] = ..., template_version: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[PromptMessage, _Mapping]]] = ..., token_count: _Optional[int] = ..., output_schema_json: _Optional[str] = ..., dropped_turns: _Optional[int] = ..., template_label: _Optional[str] = ...) -> None: ...
+    answer_slots: _containers.ScalarMap[str, str]
+    fallback_answer: str
+    fallback_sources: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, template: _Optional[str] = ..., template_version: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[PromptMessage, _Mapping]]] = ..., token_count: _Optional[int] = ..., output_schema_json: _Optional[str] = ..., dropped_turns: _Optional[int] = ..., template_label: _Optional[str] = ..., answer_slots: _Optional[_Mapping[str, str]] = ..., fallback_answer: _Optional[str] = ..., fallback_sources: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ToolCall(_message.Message):
     __slots__ = ("call_id", "tool", "arguments_json")
@@ -475,12 +494,14 @@ class Error(_message.Message):
     def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ..., service: _Optional[str] = ..., step: _Optional[str] = ...) -> None: ...
 
 class Answer(_message.Message):
-    __slots__ = ("text", "sources")
+    __slots__ = ("text", "sources", "produced_by")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SOURCES_FIELD_NUMBER: _ClassVar[int]
+    PRODUCED_BY_FIELD_NUMBER: _ClassVar[int]
     text: str
     sources: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, text: _Optional[str] = ..., sources: _Optional[_Iterable[str]] = ...) -> None: ...
+    produced_by: str
+    def __init__(self, text: _Optional[str] = ..., sources: _Optional[_Iterable[str]] = ..., produced_by: _Optional[str] = ...) -> None: ...
 
 class Handoff(_message.Message):
     __slots__ = ("reason", "queue", "message")
@@ -556,6 +577,18 @@ class StreamChunk(_message.Message):
     text: str
     model: str
     def __init__(self, request_id: _Optional[str] = ..., session_id: _Optional[str] = ..., step: _Optional[str] = ..., generation_id: _Optional[str] = ..., seq: _Optional[int] = ..., text: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+
+class DraftChunk(_message.Message):
+    __slots__ = ("chunk", "context", "last", "finish_reason")
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    chunk: StreamChunk
+    context: StepEvent
+    last: bool
+    finish_reason: str
+    def __init__(self, chunk: _Optional[_Union[StreamChunk, _Mapping]] = ..., context: _Optional[_Union[StepEvent, _Mapping]] = ..., last: _Optional[bool] = ..., finish_reason: _Optional[str] = ...) -> None: ...
 
 class AuditRecord(_message.Message):
     __slots__ = ("audit_id", "at_unix_ms", "request_id", "session_id", "tenant_id", "principal", "service", "step", "kind", "subject", "outcome", "detail", "idempotency_key")

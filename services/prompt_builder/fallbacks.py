@@ -1,0 +1,70 @@
+"""The template's own answer: rendered from the request's tool results and sources, for
+the output guardrail to deliver when the model's answers keep failing their checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from services.prompt_builder.templates import SOURCE_SLOT, AnswerSpec, Fallback
+from shared.agent import placeholders, render_slots, result_fields
+from shared.contracts import Chunk, ToolExchange
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+EXCERPT_SENTENCES = 2
+
+
+@dataclass(frozen=True)
+class FallbackAnswer:
+    text: str
+    sources: list[str]
+
+
+def excerpt(text: str, sentences: int = EXCERPT_SENTENCES) -> str:
+    """The first sentences of a chunk's text, without its heading lines."""
+    body = " ".join(line for line in text.splitlines() if line and not line.startswith("#"))
+    return " ".join(_SENTENCE_END.split(body.strip())[:sentences])
+
+
+def fallback_answer(
+    answer: AnswerSpec,
+    exchanges: Sequence[ToolExchange],
+    chunks: Sequence[Chunk],
+    slots: Mapping[str, str],
+) -> FallbackAnswer | None:
+    """The first of the template's fallbacks that fits this request, rendered."""
+    results = {f"{tool}.{path}": value for tool, path, value in result_fields(exchanges)}
+    best_first = sorted(chunks, key=lambda chunk: -chunk.score)
+    for fallback in answer.fallbacks:
+        rendered = _render(fallback, results, best_first, slots)
+        if rendered is not None:
+            return rendered
+    return None
+
+
+def _render(
+    fallback: Fallback,
+    results: Mapping[str, object],
+    chunks: Sequence[Chunk],
+    slots: Mapping[str, str],
+) -> FallbackAnswer | None:
+    missing = object()
+    if any(results.get(key, missing) != value for key, value in fallback.when.items()):
+        return None
+    # The chunks it may cite: of the documents it names, or any for `{source.*}` alone.
+    cited = [c for c in chunks if not fallback.cite or c.document_id in fallback.cite]
+    if not {c.document_id for c in cited} >= set(fallback.cite):
+        return None
+    values = dict(slots)
+    if cited:
+        values[f"{SOURCE_SLOT}.title"] = cited[0].title
+        values[f"{SOURCE_SLOT}.excerpt"] = excerpt(cited[0].text)
+    names = placeholders(fallback.text)
+    if any(name not in values for name in names):
+        return None
+    if any(name.startswith(f"{SOURCE_SLOT}.") for name in names):
+        sources = [cited[0].source_id]
+    else:
+        sources = [chunk.source_id for chunk in cited] if fallback.cite else []
+    return FallbackAnswer(render_slots(fallback.text, values), sources)

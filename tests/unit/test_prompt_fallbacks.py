@@ -1,0 +1,84 @@
+"""The template's own answers: which one fits a request, and how it is rendered."""
+
+from __future__ import annotations
+
+import json
+
+from services.prompt_builder.fallbacks import excerpt, fallback_answer
+from services.prompt_builder.templates import AnswerSpec, Fallback
+from shared.agent import answer_slots
+from shared.contracts import Chunk, ToolCall, ToolExchange
+
+REFUND = {"invoice_id": "INV-1001", "amount": 49.99, "currency": "USD", "status": "issued"}
+REFUSED = {"invoice_id": "INV-1003", "eligible": False, "reason": "the invoice is too old"}
+POLICY = Chunk(
+    source_id="refund-policy#4",
+    document_id="refund-policy",
+    title="Refund policy",
+    text="## How refunds are paid\nRefunds go back to the card. They take 5 to 7 business days. More.",
+    score=0.8,
+)
+SPEC = AnswerSpec(
+    fallbacks=[
+        Fallback(
+            when={"issue_refund.status": "issued"},
+            text="I have refunded {issue_refund.amount} {currency} for invoice {invoice_id}.",
+            cite=["refund-policy"],
+        ),
+        Fallback(
+            when={"check_refund_policy.eligible": False},
+            text="I cannot refund invoice {invoice_id}: {reason}.",
+        ),
+    ]
+)
+
+
+def _exchange(tool: str, result: dict[str, object]) -> ToolExchange:
+    return ToolExchange(call=ToolCall(tool=tool), ok=True, result_json=json.dumps(result))
+
+
+def _answer(exchanges: list[ToolExchange], chunks: list[Chunk], spec: AnswerSpec = SPEC) -> tuple[str, list[str]] | None:
+    slots = answer_slots(exchanges, {e.call.tool: None for e in exchanges})
+    found = fallback_answer(spec, exchanges, chunks, slots)
+    return None if found is None else (found.text, found.sources)
+
+
+def test_the_first_fallback_whose_conditions_hold_is_rendered_with_its_citations() -> None:
+    answer = _answer([_exchange("issue_refund", REFUND)], [POLICY])
+
+    assert answer == (
+        "I have refunded 49.99 USD for invoice INV-1001.",
+        ["refund-policy#4"],
+    )
+
+
+def test_a_fallback_whose_condition_fails_is_passed_over() -> None:
+    answer = _answer([_exchange("check_refund_policy", REFUSED)], [POLICY])
+
+    assert answer == ("I cannot refund invoice INV-1003: the invoice is too old.", [])
+
+
+def test_a_fallback_citing_a_document_that_was_not_retrieved_does_not_fit() -> None:
+    assert _answer([_exchange("issue_refund", REFUND)], []) is None
+
+
+def test_a_fallback_with_a_slot_the_request_has_no_value_for_does_not_fit() -> None:
+    spec = AnswerSpec(fallbacks=[Fallback(text="Your order arrives on {estimated_delivery}.")])
+
+    assert _answer([_exchange("lookup_order", {"status": "processing"})], [], spec) is None
+
+
+def test_a_source_fallback_quotes_the_best_retrieved_chunk_and_cites_it() -> None:
+    spec = AnswerSpec(fallbacks=[Fallback(text="From our {source.title}: {source.excerpt}")])
+    weaker = Chunk(source_id="warranty#1", document_id="warranty", title="Warranty", text="x.", score=0.1)
+
+    answer = _answer([], [weaker, POLICY], spec)
+
+    assert answer == (
+        "From our Refund policy: Refunds go back to the card. They take 5 to 7 business days.",
+        ["refund-policy#4"],
+    )
+
+
+def test_an_excerpt_leaves_out_headings_and_keeps_the_first_sentences() -> None:
+    assert excerpt("# Title\nOne. Two! Three?", sentences=2) == "One. Two!"
