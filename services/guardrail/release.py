@@ -61,8 +61,8 @@ class WindowRelease:
         if draft.last:
             self._open.pop(chunk.generation_id, None)
             cut = len(generation.pending) if draft.finish_reason != "length" else cut
-        if cut:
-            window, generation.pending = generation.pending[:cut], generation.pending[cut:]
+        ready, generation.pending = generation.pending[:cut], generation.pending[cut:]
+        for window in _windows(ready):
             await self._release(generation, window)
 
     def _generation(self, draft: DraftChunk) -> _Generation | None:
@@ -96,6 +96,15 @@ class WindowRelease:
         chunk.text, chunk.seq = window, generation.released_seq
         generation.released_seq += 1
         await release(self._bus, self._topic, chunk)
+
+
+def _windows(text: str) -> list[str]:
+    """`text` cut after each window end (the last piece is whatever follows the last one)."""
+    windows, start = [], 0
+    for match in _WINDOW_END.finditer(text):
+        windows.append(text[start : match.end()])
+        start = match.end()
+    return [*windows, text[start:]] if text[start:] else windows
 
 
 def _last_window_end(text: str) -> int:

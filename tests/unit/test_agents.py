@@ -79,10 +79,31 @@ def test_an_agent_step_expands_to_its_prompt_model_tool_and_check_loop(
         "orders.check": "guardrail",
     }, f"unexpected expansion: {orders}"
     assert orders["orders"].params["template"] == "order_agent"
-    assert orders["orders.check"].params["checks"] == ["not_empty", "no_pii"]
+    assert orders["orders.check"].params["checks"] == [
+        "not_empty",
+        "no_pii",
+        "grounded",
+        "claims_match_actions",
+        "complete",
+    ]
     assert [edge.to for edge in orders["orders.act"].edges()] == ["handoff", "orders"], (
         "after a tool call the agent drafts again; a failed tool goes to a person"
     )
+
+
+def test_an_agents_refused_answer_is_written_again_from_its_prompt_then_goes_to_a_person(
+    registry: WorkflowRegistry,
+) -> None:
+    desk = registry.get("support_desk")
+    assert desk is not None
+    check = desk.steps["billing.check"]
+
+    assert check.params["regenerate"] == 1, check.params
+    assert [(edge.when and edge.when.verdict, edge.to) for edge in check.edges()] == [
+        ("pass", "respond"),
+        ("regenerate", "billing.draft"),
+        (None, "handoff"),
+    ], "a refused answer must be drafted again (not retrieved again), then handed off"
 
 
 def test_an_agent_with_retrieval_grounds_before_its_first_prompt(

@@ -46,3 +46,33 @@ def test_a_retrieval_step_with_an_unknown_search_mode_is_refused(config_dir: Pat
 
     with pytest.raises(ConfigFileError, match=r"params\.mode"):
         validate_config(config_dir)
+
+
+def test_an_output_check_that_regenerates_without_a_route_back_names_file_and_field(
+    config_dir: Path,
+) -> None:
+    workflow = config_dir / "workflows" / "order_status.yaml"
+    _edit(workflow, "      - when: {verdict: regenerate}\n        to: draft\n", "")
+
+    with pytest.raises(
+        ConfigFileError, match=r"order_status\.yaml.*steps\.check_answer\.params\.regenerate"
+    ):
+        validate_config(config_dir)
+
+
+def test_an_unknown_output_check_names_file_and_field(config_dir: Path) -> None:
+    workflow = config_dir / "workflows" / "order_status.yaml"
+    _edit(workflow, "checks: [not_empty, no_pii,", "checks: [not_empty, no_lies,")
+
+    with pytest.raises(
+        ConfigFileError, match=r"order_status\.yaml: steps\.check_answer\.params\.checks.*no_lies"
+    ):
+        validate_config(config_dir)
+
+
+def test_a_malformed_template_answer_names_file_and_field(config_dir: Path) -> None:
+    template = config_dir / "prompts" / "order_status_answer" / "v2.yaml"
+    _edit(template, "text: \"Your order {order_id} is {status}.\"", "text: \"Your order {order_id\"")
+
+    with pytest.raises(ConfigFileError, match=r"order_status_answer/v2\.yaml: answer\.fallbacks"):
+        validate_config(config_dir)

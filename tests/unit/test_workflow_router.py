@@ -247,6 +247,17 @@ def test_a_rejected_output_check_hands_off(registry: WorkflowRegistry) -> None:
     )
 
 
+def test_an_output_check_asking_for_a_new_answer_goes_back_to_the_draft(
+    registry: WorkflowRegistry,
+) -> None:
+    event = _event("refund", "check_answer", steps_taken=9)
+    event.output_guard.verdict = Verdict.VERDICT_REGENERATE
+
+    assert _continued(advance(registry, event, NOW_MS)).step_id == "draft", (
+        "verdict: regenerate must write the prompt again, with the findings"
+    )
+
+
 def test_an_input_stage_step_reads_the_input_verdict(tmp_path: Path) -> None:
     screen = {
         "service": "guardrail",
