@@ -1,8 +1,16 @@
-"""How often the real local model (SmolLM2-135M-Instruct Q4_1 via llama.cpp) completes each
-demo conversation correctly, over repeated runs with different sampling seeds, plus its
-CPU speed. `python -m benchmarks.model_quality --runs 20`.
+"""The answers customers read, with the real local model (SmolLM2-135M-Instruct Q4_1 via
+llama.cpp, embedded pipeline): the evaluation set of tests/model/answers, judged strictly
+against the company's data, with the figures per workflow and per outcome (model answer,
+regenerated, template, person), and the model's CPU speed.
 
-Correct means: the right tools with the right arguments, and the right final outcome.
+    python -m benchmarks.model_quality                      # every conversation, once
+    python -m benchmarks.model_quality --per-workflow 5     # what `make test` runs
+    python -m benchmarks.model_quality --runs 3 --workflow refund
+
+A conversation is correct when every fact it states is right, it claims no action that did
+not happen, it is complete and gives what was asked, and its side effects (refund payments,
+incident tickets) happened exactly as they should. The rules: 0 wrong, at least 95% answered
+(the rest handed to a person). Writes bench/results/answers-embedded.json.
 """
 
 from __future__ import annotations
@@ -10,95 +18,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
-import tempfile
 import time
-from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from conduit.demo import CONVERSATIONS
-from conduit.embedded import EmbeddedConduit
-from conduit.report import outcome_of
+from benchmarks.machine import machine, versions
 from services.inference.backends import GenerationRequest
 from services.inference.backends.llama_cpp import LlamaCppBackend
 from services.inference.settings import InferenceSettings
-from shared.config import ConduitSettings
-from shared.contracts import Response
+from shared.config import repo_root
 from shared.models.chat import ChatMessage
+from tests.model.answers.dataset import WORKFLOWS, Conversation, load_conversations, select
+from tests.model.answers.judge import Judgement
+from tests.model.answers.report import record, render, summarise
+from tests.model.answers.runner import ConversationRunner
 
-Judge = Callable[[Response, Path], list[str]]
-
-
-def _calls(response: Response) -> list[tuple[str, dict[str, object]]]:
-    return [
-        (x.call.tool, json.loads(x.call.arguments_json or "{}")) for x in response.tool_exchanges
-    ]
-
-
-def judge_refund(response: Response, data_dir: Path) -> list[str]:
-    problems = []
-    expected = [
-        ("lookup_invoice", {"invoice_id": "INV-1001"}),
-        ("check_refund_policy", {"invoice_id": "INV-1001"}),
-        ("issue_refund", {"amount": 49.99, "invoice_id": "INV-1001"}),
-    ]
-    if _calls(response) != expected:
-        problems.append(f"tools {_calls(response)}")
-    with sqlite3.connect(data_dir / "tool-executor" / "business.sqlite3") as db:
-        paid = db.execute("SELECT invoice_id, amount_cents FROM payments").fetchall()
-    if paid != [("INV-1001", 4999)]:
-        problems.append(f"payments {paid}")
-    if not response.HasField("answer"):
-        problems.append(outcome_of(response))
-    return problems
-
-
-def judge_order(response: Response, data_dir: Path) -> list[str]:
-    problems = []
-    if _calls(response) != [("lookup_order", {"order_id": "ORD-5001"})]:
-        problems.append(f"tools {_calls(response)}")
-    if not response.HasField("answer"):
-        problems.append(outcome_of(response))
-    elif "shipped" not in response.answer.text.lower():
-        problems.append(f"answer does not say shipped: {response.answer.text!r}")
-    return problems
-
-
-def judge_product(response: Response, data_dir: Path) -> list[str]:
-    problems = []
-    if _calls(response):
-        problems.append(f"tools {_calls(response)}")
-    if not response.HasField("answer"):
-        problems.append(outcome_of(response))
-        return problems
-    text = response.answer.text.lower()
-    if not any(phrase in text for phrase in ("1 year", "one year", "12 months")):
-        problems.append(f"answer lacks the warranty length: {response.answer.text!r}")
-    if not any(s.startswith("warranty#") for s in response.answer.sources):
-        problems.append(f"does not cite the warranty: {list(response.answer.sources)}")
-    return problems
-
-
-JUDGES: dict[str, Judge] = {
-    "refund": judge_refund,
-    "order_status": judge_order,
-    "product_question": judge_product,
-}
-
-
-async def run_round(number: int) -> dict[str, list[str]]:
-    with tempfile.TemporaryDirectory(prefix="conduit-quality-") as tmp:
-        data_dir = Path(tmp)
-        settings = ConduitSettings(data_dir=data_dir)
-        results = {}
-        async with EmbeddedConduit(settings) as conduit:
-            await conduit.load_knowledge(settings.config_dir / "knowledge")
-            for conversation in CONVERSATIONS:
-                response = await conduit.client.ask(
-                    conversation.text, session_id=f"q{number}", timeout_s=300
-                )
-                results[conversation.workflow] = JUDGES[conversation.workflow](response, data_dir)
-        return results
+DEFAULT_OUTPUT = repo_root() / "bench" / "results" / "answers-embedded.json"
 
 
 def measure_speed() -> dict[str, float]:
@@ -124,44 +60,95 @@ def measure_speed() -> dict[str, float]:
     return {
         "n_threads": settings.n_threads,
         "prompt_tokens": prefill.input_tokens,
-        "prefill_tokens_per_s": prefill.input_tokens / prefill_s,
+        "prefill_tokens_per_s": round(prefill.input_tokens / prefill_s, 1),
         "output_tokens": generation.output_tokens,
-        "generation_tokens_per_s": generation.output_tokens / generation_s,
+        "generation_tokens_per_s": round(generation.output_tokens / generation_s, 1),
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=20)
-    args = parser.parse_args()
-    speed = measure_speed()
-    print(
-        "model speed (SmolLM2-135M-Instruct Q4_1, llama.cpp, CPU): "
-        f"prefill {speed['prefill_tokens_per_s']:.0f} tok/s over {speed['prompt_tokens']} "
-        f"tokens, generation {speed['generation_tokens_per_s']:.0f} tok/s over "
-        f"{speed['output_tokens']} tokens, "
-        f"{speed['n_threads']} thread(s)"
-    )
-    correct = dict.fromkeys(JUDGES, 0)
-    failures: dict[str, list[str]] = {name: [] for name in JUDGES}
+async def judge_all(
+    conversations: list[Conversation], *, runs: int, timeout_s: float
+) -> list[tuple[int, Judgement]]:
+    """Every conversation `runs` times, one at a time (sampling differs per request)."""
+    runner = ConversationRunner(timeout_s=timeout_s)
+    runner.require_real_model()
+    judged = []
     started = time.perf_counter()
-    for number in range(1, args.runs + 1):
-        for name, problems in asyncio.run(run_round(number)).items():
-            if problems:
-                failures[name].append(f"run {number}: " + "; ".join(problems))
-            else:
-                correct[name] += 1
-        print(
-            f"round {number}/{args.runs} done ({time.perf_counter() - started:.0f} s)", flush=True
-        )
-    print(
-        f"\ncorrect conversations over {args.runs} runs (temperature "
-        f"{InferenceSettings().temperature}, seed per request):"
+    total = len(conversations) * runs
+    try:
+        for run in range(1, runs + 1):
+            for conversation in conversations:
+                judgement = await runner.run(conversation)
+                judged.append((run, judgement))
+                print(
+                    f"[{len(judged)}/{total} {time.perf_counter() - started:.0f} s] "
+                    f"{conversation.id}: {judgement.verdict} ({judgement.outcome}, "
+                    f"{judgement.seconds:.1f} s)",
+                    flush=True,
+                )
+                for problem in judgement.problems:
+                    print(f"    {problem}", flush=True)
+    finally:
+        runner.close()
+    return judged
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    for name, count in correct.items():
-        print(f"  {name:18} {count}/{args.runs}")
-        for failure in failures[name]:
-            print(f"    {failure}")
+    parser.add_argument(
+        "--per-workflow", type=int, default=None, help="the first N of each workflow (all)"
+    )
+    parser.add_argument("--workflow", action="append", choices=WORKFLOWS, help="repeatable")
+    parser.add_argument("--runs", type=int, default=1, help="times each conversation runs")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per conversation")
+    parser.add_argument("--no-speed", action="store_true", help="skip the CPU speed line")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    options = parser.parse_args()
+
+    conversations = select(load_conversations(), per_workflow=options.per_workflow)
+    if options.workflow:
+        conversations = [c for c in conversations if c.workflow in options.workflow]
+    speed = None if options.no_speed else measure_speed()
+    if speed is not None:
+        print(
+            "model speed (SmolLM2-135M-Instruct Q4_1, llama.cpp, CPU): "
+            f"prefill {speed['prefill_tokens_per_s']:.0f} tok/s over {speed['prompt_tokens']} "
+            f"tokens, generation {speed['generation_tokens_per_s']:.0f} tok/s over "
+            f"{speed['output_tokens']} tokens, {speed['n_threads']} thread(s)",
+            flush=True,
+        )
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    judged = asyncio.run(judge_all(conversations, runs=options.runs, timeout_s=options.timeout))
+    summary = summarise([judgement for _, judgement in judged])
+    print("\n" + render(summary))
+    inference = InferenceSettings()
+    result: dict[str, Any] = {
+        "benchmark": "answers",
+        "mode": "embedded",
+        "started_at": started_at,
+        "command": "python -m benchmarks.model_quality"
+        + (f" --per-workflow {options.per_workflow}" if options.per_workflow else "")
+        + "".join(f" --workflow {w}" for w in options.workflow or ())
+        + (f" --runs {options.runs}" if options.runs != 1 else ""),
+        "model": {
+            "backend": inference.backend,
+            "models_file": str(inference.models_file) if inference.models_file else None,
+            "model_path": str(inference.model_path) if inference.model_path else None,
+            "temperature": inference.temperature,
+            "n_threads": inference.n_threads,
+        },
+        "speed": speed,
+        "machine": machine(),
+        "versions": versions(kafka=False),
+        "runs": options.runs,
+        "summary": summary,
+        "conversations": [{"run": run, **record(j)} for run, j in judged],
+    }
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {options.output}")
 
 
 if __name__ == "__main__":
