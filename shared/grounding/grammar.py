@@ -38,6 +38,7 @@ _GENERIC_DETERMINERS = frozenset({"a", "an", "any", "every", "each", "all"})
 _SUBJECTS = frozenset({"nsubj", "nsubjpass"})
 _AUXILIARIES = frozenset({"aux", "auxpass"})
 _VERBS = frozenset({"VERB", "AUX"})
+_COMPLEMENTS = frozenset({"acomp", "attr", "oprd"})
 _PERSONAL_PRONOUNS = frozenset({"i", "we", "you"})
 
 _load_lock = threading.Lock()
@@ -97,8 +98,9 @@ def parsed(text: str) -> Iterator[Doc]:
 
 def clause_head(token: Token) -> Token:
     """The verb whose clause states `token`: itself if a verb, else the nearest verb above
-    ("eligible" in "it is eligible" is stated by "is")."""
-    node = token
+    ("eligible" in "it is eligible" is stated by "is"); for a complement, even one parsed
+    as a verb ("pending" in "it is pending"), the verb it completes."""
+    node = token.head if token.dep_ in _COMPLEMENTS else token
     while node.pos_ not in _VERBS and node.head.i != node.i:
         node = node.head
     return node
