@@ -15,10 +15,14 @@ come from, never its value:
 >>> [f.describe() for f in ungrounded("Order ORD-5001 has been delivered.", evidence)]
 ['the answer states a status that is in no tool result or source \
 (expected from lookup_order.status)']
+
+The spaCy pipeline that reads statuses and claims loads on first use (about a second);
+a service calls `load_pipeline()` at start-up so that no request pays for it.
 """
 
 from shared.grounding.claims import ActionVocabulary, Claim, claimed_actions, unbacked_claims
 from shared.grounding.evidence import Evidence, Fact
+from shared.grounding.grammar import load_pipeline
 from shared.grounding.kinds import KINDS, Kind, Mention
 from shared.grounding.matching import Finding, FindingKind, is_grounded, ungrounded
 from shared.grounding.mentions import find_mentions
@@ -36,6 +40,7 @@ __all__ = [
     "claimed_actions",
     "find_mentions",
     "is_grounded",
+    "load_pipeline",
     "unbacked_claims",
     "ungrounded",
 ]

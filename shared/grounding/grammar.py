@@ -126,7 +126,7 @@ def read_clause(head: Token) -> Clause:
     modal = next((aux.lemma_.lower() for aux in auxiliaries if aux.tag_ == "MD"), "")
     return Clause(
         head=head,
-        subject=subject_of(head),
+        subject=_subject_of(head),
         negated=_negated(head),
         modal=modal,
         nonfinite=_nonfinite(head, auxiliaries),
@@ -139,7 +139,7 @@ def read_clause(head: Token) -> Clause:
     )
 
 
-def subject_of(head: Token) -> Token | None:
+def _subject_of(head: Token) -> Token | None:
     """The subject of `head`'s clause, shared with the first of conjoined verbs; for a
     participle that modifies a noun ("order ORD-5001 has shipped"), that noun."""
     node = head
@@ -215,7 +215,7 @@ def _negated(head: Token) -> bool:
 def _nonfinite(head: Token, auxiliaries: list[Token]) -> bool:
     if any(aux.tag_ == "TO" for aux in auxiliaries):
         return True
-    if auxiliaries or head.dep_ == "conj" or subject_of(head) is not None:
+    if auxiliaries or head.dep_ == "conj" or _subject_of(head) is not None:
         return False
     # A gerund ("for requesting a refund") or an imperative ("please allow 5 days").
     return head.tag_ == "VBG" or (head.tag_ == "VB" and head.dep_ == "ROOT")

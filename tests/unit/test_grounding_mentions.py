@@ -9,7 +9,14 @@ import time
 import pytest
 
 import shared.grounding
-from shared.grounding import ActionVocabulary, Kind, Mention, claimed_actions, find_mentions
+from shared.grounding import (
+    ActionVocabulary,
+    Kind,
+    Mention,
+    claimed_actions,
+    find_mentions,
+    load_pipeline,
+)
 
 
 def _only(text: str, kind: Kind) -> list[str]:
@@ -272,6 +279,7 @@ def test_the_public_names_are_pinned() -> None:
         "Mention",
         "claimed_actions",
         "find_mentions",
+        "load_pipeline",
         "is_grounded",
         "unbacked_claims",
         "ungrounded",
@@ -285,7 +293,7 @@ def test_reading_a_short_answer_takes_milliseconds_once_the_parser_is_loaded() -
         "take 5-7 business days. Your invoice INV-1001 is paid. Anything else I can do?"
     )
     actions = {"refund": ActionVocabulary(frozenset({"refund", "credit"}))}
-    find_mentions(answer)  # loads the pipeline
+    load_pipeline()
     timings = []
     for _ in range(15):
         started = time.perf_counter()
