@@ -67,6 +67,7 @@ bench-retrieval: setup weaviate
 	$(PYTHON) -m benchmarks.retrieval
 
 bench-inference: setup kafka
+	$(PYTHON) -m benchmarks.checked_stream
 	$(PYTHON) -m benchmarks.inference
 
 # On a machine with an NVIDIA GPU (scripts/gpu/ packs and runs it where no registry is reachable).

@@ -18,7 +18,7 @@ delivered. Step params (defaults in brackets):
 3. Else, with `template`, the prompt's `fallback_answer` (rendered by the prompt-builder
    from the tool results and sources) if it passes the same checks: PASS, answered by
    "template", the model's findings kept on the report.
-4. Else HANDOFF, with every finding as the reason.
+4. Else HANDOFF, with every finding as the reason (a failed template answer's too).
 """
 
 from __future__ import annotations
@@ -77,8 +77,6 @@ def check_answer(event: StepEvent, checks: Sequence[Check], recovery: Recovery) 
             report.answered_by = TEMPLATE
             return report
         report.findings.append("the template's answer failed too: " + "; ".join(template_findings))
-    else:
-        report.findings.append("no template answer fits this request")
     report.verdict = Verdict.VERDICT_HANDOFF
     return report
 

@@ -28,6 +28,7 @@ from services.guardrail.settings import GuardrailSettings
 from shared.config import ConduitSettings
 from shared.bus import Topics
 from shared.contracts import DraftChunk, GuardrailReport, StepEvent, Verdict
+from shared.grounding import load_pipeline
 from shared.injection import InjectionScreen
 from shared.runtime import (
     RawConsumer,
@@ -121,7 +122,7 @@ def build(settings: ConduitSettings, guardrail: GuardrailSettings | None = None)
     return StepService(
         name="guardrail",
         handle=_audit_refusals(handler.handle),
-        warm_up=screen.warm_up,
+        warm_up=lambda: (screen.warm_up(), load_pipeline()),
         consumes_ingest=True,
         raw_consumers=(drafts,),
         bind=releases.bind,

@@ -77,7 +77,7 @@ def test_without_a_fitting_template_answer_the_request_goes_to_a_person_saying_w
     report = check_answer(_event("It was delivered.", fallback=""), CHECKS, Recovery())
 
     assert report.verdict == Verdict.VERDICT_HANDOFF, report
-    assert report.findings[-1] == "no template answer fits this request", report
+    assert list(report.findings) == ["a status no tool result has"], report
 
 
 def test_a_step_may_refuse_template_answers() -> None:

@@ -3,7 +3,6 @@ from typing import Any
 
 import pytest
 
-from services.guardrail.output_checks import refund_claims_match_actions
 from services.guardrail.service import build
 from shared.config import ConduitSettings
 from shared.contracts import (
@@ -19,6 +18,7 @@ from shared.runtime import StepCall, StepMisconfigured
 from tests.fixtures.audit import audit_trail
 
 GUARDRAIL = build(ConduitSettings())
+POLICY_TEXT = "Refunds are possible within 30 days of purchase."
 
 
 def _call(*checks: str) -> StepCall:
@@ -63,7 +63,8 @@ def _event(
 ) -> StepEvent:
     return StepEvent(
         retrieval=RetrievalResult(
-            query="refund", chunks=[Chunk(source_id=source) for source in retrieved]
+            query="refund",
+            chunks=[Chunk(source_id=source, text=POLICY_TEXT) for source in retrieved],
         ),
         model_output=ModelOutput(text=text, sources=list(sources)),
         tool_exchanges=list(exchanges),
@@ -91,7 +92,9 @@ async def test_each_failed_check_hands_off_with_its_own_finding() -> None:
     findings = await _guard(event)
 
     assert event.output_guard.verdict == Verdict.VERDICT_HANDOFF
-    assert len(findings) == 3, f"expected one finding per failed check, got {findings}"
+    # personal data, no citation, an amount without a policy check and in no tool result,
+    # a refund claimed that no call made
+    assert len(findings) == 5, f"expected one finding per failed check, got {findings}"
 
 
 async def test_only_the_checks_named_in_params_run() -> None:
@@ -263,24 +266,28 @@ async def test_answer_without_amounts_or_refunds_passes_the_refund_check() -> No
 @pytest.mark.parametrize(
     "answer",
     [
-        "I have refunded the duplicate charge of 49.99 USD on invoice INV-1001.",
-        "Your refund of $49.99 has been issued.",
+        "I have refunded the duplicate charge on your invoice.",
+        "Your refund has been issued.",
         "The duplicate charge has been refunded to your card.",
+        "We reimbursed you for the second charge.",
     ],
 )
-def test_an_answer_claiming_a_refund_that_was_never_issued_is_handed_off(answer: str) -> None:
-    event = StepEvent(model_output=ModelOutput(text=answer))
-    finding = refund_claims_match_actions(event)
-    assert finding is not None, f"{answer!r} claims a refund with none issued, but passed"
+async def test_an_answer_claiming_a_refund_that_was_never_issued_is_refused(answer: str) -> None:
+    findings = await _guard(_event(text=answer), "claims_match_actions")
+
+    assert findings, f"{answer!r} claims a refund with none issued, but passed"
 
 
-def test_an_answer_explaining_why_no_refund_was_made_passes_the_claims_check() -> None:
-    event = StepEvent(
-        model_output=ModelOutput(
-            text="Invoice INV-1003 is outside the 60-day window, so it cannot be refunded."
-        )
-    )
-    assert refund_claims_match_actions(event) is None, "an explanation was taken for a claim"
+async def test_an_answer_explaining_why_no_refund_was_made_passes_the_claims_check() -> None:
+    text = "Invoice INV-1003 is outside the refund window, so it cannot be refunded."
+
+    assert await _guard(_event(text=text), "claims_match_actions") == []
+
+
+async def test_a_refund_claim_backed_by_a_completed_refund_passes() -> None:
+    event = _event(text="I have refunded your invoice.", exchanges=(_refund("INV-1001", 49.99),))
+
+    assert await _guard(event, "claims_match_actions") == []
 
 
 async def test_a_handed_off_answer_is_audited_with_the_findings_as_reason() -> None:
@@ -299,4 +306,8 @@ async def test_a_passing_answer_is_audited_as_a_pass() -> None:
     async with audit_trail() as trail:
         await GUARDRAIL.handle(event, trail.audited(event, _call(), service="guardrail"))
         [record] = await trail.records()
-    assert (record.subject, record.outcome, record.detail) == ("output", "pass", ""), record
+    assert (record.subject, record.outcome, record.detail) == (
+        "output",
+        "pass",
+        "answered by model",
+    ), record

@@ -1,0 +1,82 @@
+"""The output checks that hold an answer to this request's facts, on the shipped catalog."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from services.guardrail.grounding_checks import GroundingChecks, complete
+from shared.config import repo_root
+from shared.contracts import ModelOutput, StepEvent, ToolCall, ToolExchange
+from shared.tools import load_tool_catalog
+
+CHECKS = GroundingChecks(load_tool_catalog(repo_root() / "config")).checks()
+ORDER = {
+    "order_id": "ORD-5001",
+    "status": "shipped",
+    "carrier": "UPS",
+    "tracking_number": "1Z999AA10123456784",
+    "estimated_delivery": "2026-12-09",
+    "updated_at": "2026-12-06 13:51:56",
+}
+
+
+def _order_event(text: str, *, finish_reason: str = "stop") -> StepEvent:
+    lookup = ToolExchange(
+        call=ToolCall(tool="lookup_order", arguments_json='{"order_id": "ORD-5001"}'),
+        ok=True,
+        result_json=json.dumps(ORDER),
+    )
+    return StepEvent(
+        tool_exchanges=[lookup],
+        model_output=ModelOutput(text=text, finish_reason=finish_reason),
+    )
+
+
+def test_an_answer_stating_the_lookups_facts_is_grounded() -> None:
+    text = (
+        "Your order ORD-5001 is shipped with UPS, tracking number 1Z999AA10123456784, "
+        "and should arrive on December 9, 2026."
+    )
+    assert CHECKS["grounded"](_order_event(text)) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your order ORD-5001 has been delivered.",
+        "Your order ORD-5001 should arrive on 2026-12-06.",  # updated_at: not stateable
+        "Your order ORD-5002 has shipped.",
+        "Your order should arrive on December 12.",
+    ],
+)
+def test_a_fact_no_stateable_result_field_has_is_refused_without_its_value(text: str) -> None:
+    finding = CHECKS["grounded"](_order_event(text))
+
+    assert finding is not None, f"{text!r} passed the grounding check"
+    assert "ORD-5002" not in finding and "12-06" not in finding, f"the value leaked: {finding}"
+
+
+def test_an_action_no_call_made_cannot_be_claimed() -> None:
+    finding = CHECKS["claims_match_actions"](_order_event("I have refunded your order."))
+
+    assert finding is not None and "refund" in finding, finding
+
+
+@pytest.mark.parametrize(
+    ("text", "finish_reason", "expected"),
+    [
+        ("Your order is shipped and", "length", "cut off at the token limit"),
+        ("Your order is shipped and", "stop", "ends mid-sentence"),
+        ("Your order is {status}.", "stop", "no value for: ['status']"),
+    ],
+)
+def test_an_incomplete_answer_is_refused(text: str, finish_reason: str, expected: str) -> None:
+    finding = complete(_order_event(text, finish_reason=finish_reason))
+
+    assert finding is not None and expected in finding, finding
+
+
+def test_a_whole_answer_is_complete() -> None:
+    assert complete(_order_event("Your order is shipped (with UPS).")) is None
