@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,6 +94,13 @@ async def judge_all(
     return judged
 
 
+def _versions() -> dict[str, object] | None:
+    try:
+        return versions(kafka=False)
+    except (OSError, subprocess.SubprocessError):  # not a git checkout
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -141,7 +149,7 @@ def main() -> None:
         },
         "speed": speed,
         "machine": machine(),
-        "versions": versions(kafka=False),
+        "versions": _versions(),
         "runs": options.runs,
         "summary": summary,
         "conversations": [{"run": run, **record(j)} for run, j in judged],

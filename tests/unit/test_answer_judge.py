@@ -427,6 +427,53 @@ def test_actions_that_never_happen_are_false_claims() -> None:
         assert "claim" in _kinds(problems), claim
 
 
+# Answers the real model gave at 781697a (before grounding), judged as a person would.
+
+
+def test_real_answers_before_grounding_are_judged_as_a_person_would() -> None:
+    conversation, truth = _order_case("ORD-5001")
+    problems = judge_answer(
+        conversation,
+        "Your order ORD-5001 has shipped with UPS, tracking number 1Z999AA10123456784, and "
+        "should arrive on 2026-12-09. Updated at 2026-12-06 15:21:44",
+        truth,
+    )
+    assert sorted(_kinds(problems)) == ["fact", "fact", "incomplete"], problems
+    conversation, truth = _order_case("ORD-5003")
+    problems = judge_answer(
+        conversation,
+        "Your order ORD-5003 has been delivered to DHL, tracking number 1Z999AA10123456784, "
+        "and should arrive on 2026-12-01 15:21:39.",
+        truth,
+    )
+    assert {"1Z999AA10123456784", "2026-12-01 15:21:39"} <= {
+        p.detail.split("'")[1] for p in problems if p.kind == "fact"
+    }, problems
+    conversation, truth = _refund_case("INV-1001", paid=True)
+    problems = judge_answer(
+        conversation,
+        "The payment method is not available for invoice INV-1001. Please try to find a "
+        "refundable payment method.",
+        truth,
+    )
+    assert {p.detail for p in problems} >= {
+        "does not say the refund was made",
+        "does not state the amount refunded, 49.99",
+    }, problems
+
+
+def test_a_refusal_that_sends_the_customer_elsewhere_claims_nothing() -> None:
+    conversation, truth = _refund_case("INV-1002", paid=False)
+    answer = (
+        "The invoice was not refundable; other refunds need a person. Please contact the "
+        "customer service for refunds."
+    )
+    assert judge_answer(conversation, answer, truth) == []
+    conversation, truth = _refund_case("INV-1001", paid=True)
+    answer = "I have refunded 49.99 USD to your original payment method."
+    assert judge_answer(conversation, answer, truth) == []
+
+
 # ---------------------------------------------------------------- incidents
 
 

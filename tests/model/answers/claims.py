@@ -136,12 +136,16 @@ ACTION_NAMES = tuple(action.name for action in _ACTIONS)
 @dataclass(frozen=True)
 class ActionMention:
     """An action a clause names: `claimed` when it says the action happens or happened,
-    `refused` when it says it does not (negated)."""
+    `refused` when it says it does not (negated), neither when it sends the customer
+    elsewhere ("other refunds need a person", "contact customer service for refunds").
+    `definite`: claimed in words that say it was done or that the assistant does it, not
+    as a possibility ("I have refunded", "has been refunded", "I'll refund")."""
 
     action: str
     clause: str
     claimed: bool
     refused: bool
+    definite: bool = False
 
 
 def action_mentions(text: str, *, strict: frozenset[str] = frozenset()) -> list[ActionMention]:
@@ -157,20 +161,35 @@ def action_mentions(text: str, *, strict: frozenset[str] = frozenset()) -> list[
                 continue
             if action.verb is not None and not action.verb.search(body):
                 continue
-            if action.name == "refund" and _ORIGINAL_CHARGE.search(body):
-                continue  # "the original charge stays in place": no refusal of the refund
             if clause.negated:
+                if action.name == "refund" and _ORIGINAL_CHARGE.search(body):
+                    continue  # "the original charge is not refunded": no refusal of the refund
                 found.append(ActionMention(action.name, clause.text, claimed=False, refused=True))
                 continue
-            claimed = action.name in strict or (
+            if _ELSEWHERE.search(clause.text):
+                found.append(ActionMention(action.name, clause.text, claimed=False, refused=False))
+                continue
+            definite = (
                 _DONE_OR_PROMISED.search(clause.text) is not None
                 and _HYPOTHETICAL.search(clause.text) is None
             )
-            found.append(ActionMention(action.name, clause.text, claimed=claimed, refused=False))
+            claimed = definite or action.name in strict
+            found.append(
+                ActionMention(
+                    action.name, clause.text, claimed=claimed, refused=False, definite=definite
+                )
+            )
     return found
 
 
-_ORIGINAL_CHARGE = re.compile(r"\boriginal (?:charge|payment)\b", _I)
+# Sends the customer elsewhere for it: neither a claim nor a refusal.
+_ELSEWHERE = re.compile(
+    r"\b(?:needs?|requires?) (?:a person|approval|manual approval|to be approved|a review)\b|"
+    r"\bmust be (?:approved|reviewed)\b|"
+    r"\b(?:please )?(?:contact|ask|call|email|reach out to|get in touch with)\b",
+    _I,
+)
+_ORIGINAL_CHARGE = re.compile(r"\boriginal (?:charge|payment)\b(?! method)", _I)
 
 
 # ---------------------------------------------------------------- order status

@@ -132,7 +132,7 @@ def judge(
 def judge_answer(conversation: Conversation, text: str, truth: Truth) -> list[Problem]:
     """Everything wrong with `text` as the answer to `conversation`."""
     stated = extract_facts(text, today=truth.today)
-    return [
+    problems = [
         *_completeness(text),
         *_wrong_facts(stated, truth),
         *_false_claims(conversation, text, truth),
@@ -140,6 +140,7 @@ def judge_answer(conversation: Conversation, text: str, truth: Truth) -> list[Pr
         *_invoice_claims(text, truth),
         *_missing(conversation, text, stated, truth),
     ]
+    return list(dict.fromkeys(problems))  # a sentence said twice is one problem
 
 
 def judge_side_effects(
@@ -357,7 +358,7 @@ def _missing_refund(text: str, stated: list[Fact], truth: Truth) -> list[Problem
             ]
         return []
     problems = []
-    if not any(m.claimed for m in refund):
+    if not any(m.definite for m in refund):
         problems.append(Problem("missing", "does not say the refund was made"))
     amounts = {f.value for f in stated if f.kind == "amount"}
     if str(invoice.refundable) not in amounts:
