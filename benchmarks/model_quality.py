@@ -6,6 +6,7 @@ regenerated, template, person), and the model's CPU speed.
     python -m benchmarks.model_quality                      # every conversation, once
     python -m benchmarks.model_quality --per-workflow 5     # what `make test` runs
     python -m benchmarks.model_quality --runs 3 --workflow refund
+    python -m benchmarks.model_quality --check              # exit 1 when a rule is broken
 
 A conversation is correct when every fact it states is right, it claims no action that did
 not happen, it is complete and gives what was asked, and its side effects (refund payments,
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import json
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +114,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="times each conversation runs")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per conversation")
     parser.add_argument("--no-speed", action="store_true", help="skip the CPU speed line")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when the run breaks the suite's rules"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     options = parser.parse_args()
 
@@ -157,6 +162,8 @@ def main() -> None:
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {options.output}")
+    if options.check and summary["rules"]["failures"]:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

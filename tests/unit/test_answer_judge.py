@@ -474,6 +474,51 @@ def test_a_refusal_that_sends_the_customer_elsewhere_claims_nothing() -> None:
     assert judge_answer(conversation, answer, truth) == []
 
 
+@pytest.mark.parametrize(
+    ("invoice_id", "answer"),
+    [
+        (
+            "INV-1002",
+            "I cannot refund invoice INV-1002: there is no duplicate charge on this invoice; "
+            "other refunds need a person.",
+        ),
+        (
+            "INV-1003",
+            "I cannot refund invoice INV-1003: the invoice is older than the 60-day refund window.",
+        ),
+        (
+            "INV-1004",
+            "I cannot refund invoice INV-1004: the duplicate charges exceed the automatic limit "
+            "of 200.00 USD; a person must approve.",
+        ),
+        (
+            "INV-1005",
+            "I cannot refund invoice INV-1005: the invoice is void, so it cannot be refunded.",
+        ),
+    ],
+)
+def test_refusals_quoting_the_policy_reason_pass(invoice_id: str, answer: str) -> None:
+    conversation, truth = _refund_case(invoice_id, paid=False)
+    assert judge_answer(conversation, answer, truth) == []
+
+
+def test_statuses_said_plainly_pass() -> None:
+    conversation, truth = _order_case("ORD-5002")
+    answer = "Your order ORD-5002 is processing and should arrive on 2026-12-12."
+    assert judge_answer(conversation, answer, truth) == []
+    conversation, truth = _order_case("ORD-5003")
+    assert judge_answer(conversation, "Your order ORD-5003 is delivered.", truth) == []
+
+
+def test_a_true_fact_of_another_document_is_off_topic() -> None:
+    conversation, truth = _product_case("warranty", "1 year")
+    problems = judge_answer(
+        conversation, "The warranty lasts 1 year; express shipping costs 14.99 USD.", truth
+    )
+    assert _kinds(problems) == ["fact"], problems
+    assert "shipping-policy.md" in problems[0].detail
+
+
 # ---------------------------------------------------------------- incidents
 
 

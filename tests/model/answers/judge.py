@@ -21,7 +21,7 @@ from tests.model.answers.claims import (
 )
 from tests.model.answers.dataset import Conversation
 from tests.model.answers.facts import Fact, extract_facts, fact_in, parse_fact, plain
-from tests.model.answers.truth import EXPECTED_TEAMS, Truth
+from tests.model.answers.truth import EXPECTED_TEAMS, KNOWLEDGE_NAMES, Truth, knowledge_facts
 
 __all__ = [
     "ANSWERED",
@@ -215,15 +215,25 @@ def _completeness(text: str) -> list[Problem]:
 def _wrong_facts(stated: list[Fact], truth: Truth) -> list[Problem]:
     problems = []
     reported: set[Fact] = set()
+    # A currency is wrong where the truth has amounts in another; without any, its amount is.
+    currencies = any(fact.kind == "currency" for fact in truth.facts)
     for fact in stated:
         if fact in reported or fact_in(fact, truth.facts):
             continue
+        if fact.kind == "currency" and not currencies:
+            continue
         reported.add(fact)
+        elsewhere = [name for name in KNOWLEDGE_NAMES if fact_in(fact, knowledge_facts((name,)))]
+        where = (
+            f"; it is in config/knowledge/{elsewhere[0]}.md, which is not about what was asked"
+            if elsewhere
+            else ""
+        )
         problems.append(
             Problem(
                 "fact",
                 f"states the {fact.kind} {fact.text!r}, which is not in the company's data "
-                f"for this conversation",
+                f"for this conversation{where}",
             )
         )
     return problems

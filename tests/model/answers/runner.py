@@ -39,9 +39,10 @@ def outcome_of(response: Response) -> str:
     """model | regenerated | template (answered), person (a handoff), error, pending."""
     kind = response.WhichOneof("outcome")
     if kind == "answer":
-        # Response.answer.produced_by ("model" | "regenerated" | "template") is being added
-        # to proto/ for issue 18. Until it exists every answer reads as the model's own.
-        # TODO(issue 18): read response.answer.produced_by directly once the field exists.
+        # Response.answer.produced_by ("model" | "regenerated" | "template") comes with the
+        # grounding work of issue 18. Read defensively: a pipeline from before the field
+        # (the 781697a baseline) has no attribute, and an empty value is an older producer;
+        # both are the model's own answer.
         produced = str(getattr(response.answer, "produced_by", "") or "model")
         return produced if produced in ANSWERED else "model"
     if kind == "handoff":

@@ -29,6 +29,7 @@ from tests.model.answers.facts import Fact, extract_facts
 
 __all__ = [
     "EXPECTED_TEAMS",
+    "KNOWLEDGE_NAMES",
     "InvoiceTruth",
     "OrderTruth",
     "Payment",
@@ -47,6 +48,7 @@ __all__ = [
 CONFIG = repo_root() / "config"
 KNOWLEDGE_DIR = CONFIG / "knowledge"
 POLICY_FILE = CONFIG / "policies" / "refunds.yaml"
+KNOWLEDGE_NAMES = tuple(sorted(path.stem for path in KNOWLEDGE_DIR.glob("*.md")))
 # The on-call team an alert's ticket belongs to, by the routing rules the incident router is
 # given (config/prompts/incident_router) applied to examples/itops/data.py: payments' errors
 # began after its own deploy 16 minutes ago; checkout's logs show its upstream payments
