@@ -152,7 +152,15 @@ def _kinds(problems: list[Problem]) -> list[str]:
 
 def test_one_date_in_several_wordings_is_one_fact() -> None:
     truth = [parse_fact("2026-12-09")]
-    for wording in ("2026-12-09", "December 9", "Dec 9, 2026", "9th December", "12/09/2026"):
+    wordings = (
+        "2026-12-09",
+        "December 9",
+        "Dec 9, 2026",
+        "9th December",
+        "12/09/2026",
+        "9.12.2026",
+    )
+    for wording in wordings:
         (fact,) = extract_facts(f"It arrives on {wording}.")
         assert fact_in(fact, truth), wording
     (wednesday,) = extract_facts("It arrives on Wednesday.")

@@ -168,6 +168,10 @@ _PATTERNS: tuple[_Pattern, ...] = (
             r"(?:Z|[+-]\d\d:?\d\d)?)?\b"
         ),
     ),
+    _Pattern(
+        "dotted_date",
+        _compile(r"\b(?P<first>[0-3]?\d)\.(?P<second>[0-3]?\d)\.(?P<year>20\d\d)\b"),
+    ),
     _Pattern("version", _compile(r"\bv?\d+\.\d+\.\d+\b")),
     _Pattern("month_day", _compile(r"\b" + _MONTH + r"\s+" + _DAY + r"\b" + _YEAR)),
     _Pattern("day_month", _compile(r"\b" + _DAY + r"\s+(?:of\s+)?" + _MONTH + r"\b" + _YEAR)),
@@ -298,7 +302,7 @@ def _read(kind: str, match: re.Match[str], today: date | None) -> Iterator[Fact]
         yield from _iso(match, text)
     elif kind in ("month_day", "day_month"):
         yield from _named_date(match, text)
-    elif kind == "slash_date":
+    elif kind in ("slash_date", "dotted_date"):
         yield from _slash_date(match, text)
     elif kind == "relative_day" and today is not None:
         offset = 1 if match["word"].lower() == "tomorrow" else -1

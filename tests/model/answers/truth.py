@@ -101,6 +101,7 @@ class Payment:
     invoice_id: str
     amount: Decimal
     currency: str
+    paid_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,8 @@ def knowledge_facts(names: tuple[str, ...], directory: Path = KNOWLEDGE_DIR) -> 
 
 def read_payments(db: sqlite3.Connection) -> tuple[Payment, ...]:
     rows = db.execute(
-        "SELECT payment_id, invoice_id, amount_cents, currency FROM payments ORDER BY created_at"
+        "SELECT payment_id, invoice_id, amount_cents, currency, created_at FROM payments"
+        " ORDER BY created_at"
     ).fetchall()
     return tuple(
         Payment(
@@ -190,6 +192,7 @@ def read_payments(db: sqlite3.Connection) -> tuple[Payment, ...]:
             invoice_id=row["invoice_id"],
             amount=(Decimal(row["amount_cents"]) / 100).quantize(Decimal("0.01")),
             currency=row["currency"],
+            paid_at=datetime.fromisoformat(row["created_at"]),
         )
         for row in rows
     )
@@ -246,6 +249,9 @@ def assemble(
         facts.update(_order_facts(order, today))
     for payment in payments:
         facts.update(_ids_and_amounts(payment.payment_id, payment.amount, payment.currency))
+        if payment.paid_at is not None:
+            facts.add(Fact("date", payment.paid_at.date().isoformat()))
+            facts.add(Fact("time", payment.paid_at.strftime("%H:%M")))
     if conversation.service:
         facts.update(_incident_facts(conversation, tickets))
     return Truth(
