@@ -4,7 +4,8 @@ Dates: ISO (`2026-12-09`, the date part of `2026-12-09 13:51:56`), month names
 (`December 9`, `Dec. 9th, 2026`, `9 December 2026`, `the 9th of December`), US numbers
 (`12/09/2026`, read day first only where the first number cannot be a month), dotted
 European numbers (`09.12.2026`), and a month with a year (`December 2026`, value
-`2026-12`). A weekday alone ("Monday") is no date. Times: `13:51`, `1:51 pm`, `3 pm`.
+`2026-12`). Days relative to today ("tomorrow") and weekdays ("Monday") are dates of their
+own kind (see `find_dates`). Times: `13:51`, `1:51 pm`, `3 pm`.
 
 >>> [(m.kind, m.value) for m in find_dates("arrives Dec 9 by 1:51 pm")]
 [('date', '--12-09')]
@@ -62,6 +63,18 @@ _PATTERNS = (
     re.compile(_NOT_IN_A_NUMBER + r"(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4})" + _END),
     re.compile(rf"\b{_MONTH}\s+{_YEAR}\b"),
 )
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# A weekday that names the date written right after it ("Wednesday, December 9") is that date.
+_WEEKDAY = re.compile(
+    r"\b(?P<weekday>" + "|".join(d.title() for d in WEEKDAYS) + r")s?\b"
+    r"(?!,?\s+(?:the\s+)?(?:\d|(?:" + "|".join(n[:3].title() for n in _MONTHS) + r")))"
+)
+_RELATIVE = re.compile(
+    r"\b(?:the\s+day\s+after\s+tomorrow|today|tonight|tomorrow|yesterday"
+    r"|(?:next|last|this)\s+(?:week|weekend|month|year)"
+    r"|(?:in|within)\s+(?:the\s+)?(?:next|coming)\s+(?:day|few\s+days|couple\s+of\s+days|week))\b",
+    re.IGNORECASE,
+)
 # A leap year, so that February 29 without a year is a valid date.
 _ANY_YEAR = 2000
 _HOURS_ON_A_DIAL = 12
@@ -76,12 +89,21 @@ _HOUR_ONLY = re.compile(r"(?<![\w:.])(?P<hour>\d{1,2})\s?(?P<half>[ap])\.?m\b\.?
 
 def find_dates(text: str) -> Iterator[Mention]:
     """The dates written in `text`, each once, in no particular order (overlaps resolved by
-    `find_mentions`). A match that is no calendar date ("February 30") is skipped."""
+    `find_mentions`). A match that is no calendar date ("February 30") is skipped. A day
+    named relative to today ("tomorrow", "next week") is `relative:<words>`, and a weekday
+    `weekday:<name>`: neither is a calendar date, and only evidence saying the same, or (a
+    weekday) a date falling on it, grounds one."""
     for pattern in _PATTERNS:
         for match in pattern.finditer(text):
             value = _iso(match)
             if value is not None:
                 yield Mention("date", match.group(), value, match.start(), match.end())
+    for match in _RELATIVE.finditer(text):
+        words = " ".join(match.group().lower().split())
+        yield Mention("date", match.group(), f"relative:{words}", match.start(), match.end())
+    for match in _WEEKDAY.finditer(text):
+        value = f"weekday:{match['weekday'].lower()}"
+        yield Mention("date", match.group(), value, match.start(), match.end())
 
 
 def find_times(text: str) -> Iterator[Mention]:

@@ -1,7 +1,8 @@
 """Holding an answer's facts to the evidence: a finding for each one no evidence states.
 
 Matching, kind by kind: a date without a year matches any evidence date of the same month
-and day, a month (`2026-12`) any date in it, a full date only itself; times, durations
+and day, a month (`2026-12`) any date in it, a weekday any date falling on it, a full date
+or a day relative to today ("tomorrow") only itself; times, durations
 (both ends of a range, units included: business days are not days), ids and statuses must
 be equal; amounts equal as numbers, and in the same currency where both name one. A
 negated status ("not delivered") is grounded by that very status ("not delivered") or,
@@ -17,10 +18,13 @@ where the evidence has statuses, by their all being other than the negated one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from shared.grounding.dates import WEEKDAYS
 from shared.grounding.evidence import Evidence, Fact
 from shared.grounding.kinds import Kind, Mention
 from shared.grounding.mentions import find_mentions
@@ -35,6 +39,8 @@ _NOUNS: dict[FindingKind, str] = {
     "status": "a status",
 }
 _NOT = "not "
+_WEEKDAY = "weekday:"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,8 @@ def _matches(mention: Mention, fact: Fact) -> bool:
 
 
 def _same_date(stated: str, known: str) -> bool:
+    if stated.startswith(_WEEKDAY) and _ISO_DATE.fullmatch(known):
+        return WEEKDAYS[date.fromisoformat(known).weekday()] == stated.removeprefix(_WEEKDAY)
     if stated.startswith("--"):  # no year: the month and day
         return known[-6:] == stated[-6:]
     if len(stated) == len("2026-12"):  # a month of a year

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # Each status word's canonical form: spellings meet, synonyms ("dispatched", "shipped") do not.
 _CANONICAL = {
     "delivered": "delivered",
+    # Said of a parcel, having arrived is being delivered ("it arrived on Monday").
+    "arrived": "delivered",
     "shipped": "shipped",
     "dispatched": "dispatched",
     "processing": "processing",

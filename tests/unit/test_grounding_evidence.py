@@ -253,3 +253,19 @@ def test_a_finding_names_the_kind_and_origin_but_never_the_value() -> None:
     assert "59.99" not in finding.describe(), "the value must stay out of the message"
     assert "59.99" not in repr(finding), "the value must stay out of logs"
     assert finding.written == "59.99 USD", "the caller can still locate it"
+
+
+@pytest.mark.parametrize(
+    ("text", "grounded"),
+    [
+        ("It arrives on Wednesday.", True),  # 2026-12-09 is a Wednesday
+        ("It arrives on Friday.", False),
+        ("It arrives tomorrow.", False),
+    ],
+)
+def test_a_weekday_is_grounded_by_a_date_on_it_and_a_relative_day_by_nothing_absolute(
+    text: str, grounded: bool
+) -> None:
+    evidence = Evidence((Fact("date", "2026-12-09", "lookup_order.estimated_delivery"),))
+
+    assert (ungrounded(text, evidence) == []) is grounded, text
