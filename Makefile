@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup torch demo test test-unit test-kafka lint format proto bench bench-retrieval bench-inference bench-gpu bench-engine soak up kafka jaeger weaviate redis openapi bench-gateway bench-injection postgres bench-memory bench-tools mcp-tools helm
+.PHONY: setup torch demo test eval-answers test-unit test-kafka lint format proto bench bench-retrieval bench-inference bench-gpu bench-engine soak up kafka jaeger weaviate redis openapi bench-gateway bench-injection postgres bench-memory bench-tools mcp-tools helm
 
 setup:
 	@scripts/setup.sh
@@ -75,6 +75,13 @@ bench-gpu: setup torch kafka
 	$(PYTHON) -m benchmarks.inference --model smollm2_gpu --concurrency 1 8 32 128 --rounds 3 \
 	  --replicas intent=4 retrieval=4 guardrail=2 prompt-builder=2 \
 	  --output bench/results/inference-gpu.json
+
+# Every conversation of the answers evaluation set (tests/model/answers), the real local
+# model, the strict judge: figures per workflow and outcome in
+# bench/results/answers-embedded.json; exits 1 when a wrong answer was delivered or fewer
+# than 95% were answered.
+eval-answers: setup
+	$(PYTHON) -m benchmarks.model_quality --check
 
 bench-engine: setup torch
 	$(PYTHON) -m benchmarks.batching_engine

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.contracts import ToolExchange
+from shared.text.patterns import literal_pattern
 
 JsonScalar = str | int | float | bool | None
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
@@ -108,10 +109,7 @@ def slotted_text_pattern(slots: Collection[str]) -> str:
     """The JSON-schema pattern of an answer text that states facts only through `slots`:
     any character but a digit, a brace, a quote, a backslash or a control character, or a
     whole `{slot}`."""
-    # A dot as `[.]`: grammar converters take `\.` inside a literal for an invalid escape.
-    names = "|".join(
-        re.escape(name).replace("\\.", "[.]") for name in sorted(slots, key=lambda s: (-len(s), s))
-    )
+    names = "|".join(literal_pattern(name) for name in sorted(slots, key=lambda s: (-len(s), s)))
     return f"^({_PLAIN}|\\{{({names})\\}})*$" if names else f"^{_PLAIN}*$"
 
 
@@ -123,7 +121,7 @@ def slots_of_pattern(pattern: object) -> list[str] | None:
         return None
     found = _SLOT_ALTERNATIVES.search(pattern)
     names = found["names"].split("|") if found else []
-    return [re.sub(r"\\(.)", r"\1", name.replace("[.]", ".")) for name in names]
+    return [re.sub(r"\[\\?(.)\]", r"\1", name) for name in names]
 
 
 class SlotRenderer:

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from shared.text.patterns import literal_pattern
+
 _SCALARS = ("string", "number", "integer", "boolean")
 _BOUNDS = {"minimum": "minimum", "maximum": "maximum", "exclusiveMinimum": "exclusive_minimum"}
 
@@ -43,7 +45,7 @@ def argument_body(schema: Mapping[str, Any], *, name: str, required: bool) -> di
         values = schema["enum"]
         if not all(isinstance(value, str) for value in values):
             raise UnsupportedSchema(f"{name}: a string enum must list strings")
-        body["pattern"] = "^(?:" + "|".join(re.escape(value) for value in values) + ")$"
+        body["pattern"] = "^(" + "|".join(literal_pattern(value) for value in values) + ")$"
     elif kind == "string" and isinstance(schema.get("pattern"), str):
         body["pattern"] = schema["pattern"]
     if kind in ("number", "integer"):

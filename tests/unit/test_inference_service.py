@@ -269,6 +269,7 @@ async def test_the_scripted_backend_fills_a_pattern_enum_with_its_first_alternat
         "properties": {
             "severity": {"type": "string", "pattern": "^(?:sev1|sev2|sev3)$"},
             "team": {"type": "string", "pattern": r"^(?:payments\-oncall|search\-oncall)$"},
+            "group": {"type": "string", "pattern": "^(payments[-]oncall|search[-]oncall)$"},
             "plain": {"type": "string", "pattern": "^(sev1|sev2)$"},
             "ticket_ref": {"type": "string", "pattern": "^(INC-[0-9]+)$"},
         },
@@ -285,6 +286,7 @@ async def test_the_scripted_backend_fills_a_pattern_enum_with_its_first_alternat
     assert arguments == {
         "severity": "sev1",
         "team": "payments-oncall",
+        "group": "payments-oncall",
         "plain": "sev1",
         "ticket_ref": "x",
     }, (

@@ -4,7 +4,7 @@ It answers through the real backend interface so orchestration (routing, tools,
 budgets, guardrails) can be tested and timed without model noise:
 - offered tool calls (a `oneOf` schema): it takes the first tool option and the first
   allowed value of each argument (an enum's first value, or the first alternative of a
-  pattern like `^(?:sev1|sev2)$`, which is how a foreign tool's string enum arrives);
+  pattern like `^(sev1|sev2)$`, which is how a foreign tool's string enum arrives);
 - else, offered a handover to other agents: it hands the request to the first one;
 - otherwise it answers, citing the first allowed source, with a sentence built from
   the most recent tool result in the chat.
@@ -104,10 +104,11 @@ def _first_value(spec: Mapping[str, Any]) -> Any:
 
 
 def _first_alternative(pattern: Any) -> str | None:
-    """The first literal of a pattern like `^(?:sev1|sev2)$`, if it matches the pattern."""
+    """The first literal of a pattern like `^(sev1|sev2)$` or `^(a[-]b|c)$`, if it matches
+    the pattern."""
     found = _ALTERNATION.fullmatch(pattern) if isinstance(pattern, str) else None
     if found is None:
         return None
-    literal = re.sub(r"\\(.)", r"\1", found["first"])
+    literal = re.sub(r"\[\\?(.)\]|\\(.)", lambda m: m[1] or m[2], found["first"])
     return literal if re.fullmatch(pattern, literal) else None
 
