@@ -77,11 +77,13 @@ def _check_retrieval_params(params: Mapping[str, Any], where: str) -> None:
         raise ConfigFileError(f"{where}.{field}: {first['msg']}") from exc
 
 
-def _check_output_params(params: Mapping[str, Any], known: Mapping[str, object], where: str) -> None:
+def _check_output_params(
+    params: Mapping[str, Any], known: Mapping[str, object], where: str
+) -> None:
     unknown = sorted(set(params.get("checks", [])) - set(known))
     if unknown:
         raise ConfigFileError(f"{where}.checks: unknown checks {unknown}; known: {sorted(known)}")
     try:
-        Recovery.from_params(dict(params))
+        Recovery.from_params(params)
     except RecoveryMisconfigured as exc:
         raise ConfigFileError(f"{where}: {exc}") from exc

@@ -23,7 +23,7 @@ delivered. Step params (defaults in brackets):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,7 @@ class Recovery:
     template: bool = True
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> Recovery:
+    def from_params(cls, params: Mapping[str, Any]) -> Recovery:
         regenerate, template = params.get("regenerate", 0), params.get("template", True)
         if isinstance(regenerate, bool) or not isinstance(regenerate, int) or regenerate < 0:
             raise RecoveryMisconfigured("`regenerate` must be a whole number of tries, 0 or more")

@@ -4,7 +4,8 @@
   value of a tool result (a field the tool declares stateable) or of a retrieved chunk;
 - `claims_match_actions`: an answer says an action happened (a refund, a ticket) only
   when a side-effect call of that action completed in this request, in any wording;
-- `complete`: not cut by the token limit, not ending mid-sentence, no unfilled `{slot}`.
+- `complete`: not cut by the token limit, not ending mid-sentence, no unfilled `{slot}`;
+- `states_what_was_asked`: the values the template says an answer must state are in it.
 
 Findings name the kind of fact and where it should have come from, never its value.
 """
@@ -16,9 +17,20 @@ from collections.abc import Mapping
 from services.guardrail.output_checks import Check
 from shared.agent import placeholders
 from shared.contracts import StepEvent
-from shared.grounding import ActionVocabulary, Evidence, ungrounded, unbacked_claims
+from shared.grounding import (
+    ActionVocabulary,
+    Evidence,
+    Fact,
+    Kind,
+    find_mentions,
+    is_grounded,
+    unbacked_claims,
+    ungrounded,
+)
 from shared.tools import ToolCatalog
 
+# The kinds of fact that answer a question about a policy (how long, how much, when).
+_ANSWER_FACTS: frozenset[Kind] = frozenset({"date", "time", "amount", "duration"})
 _SENTENCE_ENDS = (".", "!", "?", ")", '"', "'", "…")
 
 
@@ -33,6 +45,31 @@ def complete(event: StepEvent) -> str | None:
     if text and not text.endswith(_SENTENCE_ENDS):
         return "the answer ends mid-sentence"
     return None
+
+
+def states_what_was_asked(event: StepEvent) -> str | None:
+    """The answer states each value its template says it must (`answer.must_state`), and,
+    where retrieval picked the sentence that answers the question, one of its facts."""
+    slots, text = event.prompt.answer_slots, event.model_output.text
+    missing = [
+        name for name in event.prompt.must_state if slots[name].casefold() not in text.casefold()
+    ]
+    retrieval = event.retrieval
+    if retrieval.answer_sentence and not _states_a_fact_of(text, retrieval.answer_sentence):
+        missing.append(f"what {retrieval.answer_source} says in answer to the question")
+    return f"the answer does not state {', '.join(missing)}" if missing else None
+
+
+def _states_a_fact_of(text: str, sentence: str) -> bool:
+    """Whether `text` states a fact of `sentence` (true when `sentence` states none)."""
+    facts = tuple(
+        Fact(m.kind, m.value, "the answer sentence", m.currency)
+        for m in find_mentions(sentence, kinds=_ANSWER_FACTS)
+    )
+    if not facts:
+        return True
+    evidence = Evidence(facts)
+    return any(is_grounded(m, evidence) for m in find_mentions(text, kinds=_ANSWER_FACTS))
 
 
 class GroundingChecks:
@@ -56,6 +93,7 @@ class GroundingChecks:
             "grounded": self.grounded,
             "claims_match_actions": self.claims_match_actions,
             "complete": complete,
+            "states_what_was_asked": states_what_was_asked,
         }
 
     def grounded(self, event: StepEvent) -> str | None:

@@ -19,14 +19,14 @@ from collections.abc import Mapping, Sequence
 
 from opentelemetry import trace
 
-from services.guardrail.input_stage import guard_input
 from services.guardrail.answer_recovery import Recovery, RecoveryMisconfigured, check_answer
 from services.guardrail.grounding_checks import GroundingChecks
+from services.guardrail.input_stage import guard_input
 from services.guardrail.output_checks import CHECKS, Check
 from services.guardrail.release import WindowRelease
 from services.guardrail.settings import GuardrailSettings
-from shared.config import ConduitSettings
 from shared.bus import Topics
+from shared.config import ConduitSettings
 from shared.contracts import DraftChunk, GuardrailReport, StepEvent, Verdict
 from shared.grounding import load_pipeline
 from shared.injection import InjectionScreen
@@ -40,7 +40,6 @@ from shared.runtime import (
 )
 from shared.runtime.audit import GUARDRAIL
 from shared.tools import ToolCatalog, load_tool_catalog
-
 
 # What a window of a streamed answer is held to before a client sees it; the rest
 # (sources cited, a complete answer) can only be judged on the whole answer.
@@ -122,11 +121,17 @@ def build(settings: ConduitSettings, guardrail: GuardrailSettings | None = None)
     return StepService(
         name="guardrail",
         handle=_audit_refusals(handler.handle),
-        warm_up=lambda: (screen.warm_up(), load_pipeline()),
+        warm_up=lambda: _warm_up(screen),
         consumes_ingest=True,
         raw_consumers=(drafts,),
         bind=releases.bind,
     )
+
+
+def _warm_up(screen: InjectionScreen) -> None:
+    """Load the injection classifier and the grammar parser before the first request."""
+    screen.warm_up()
+    load_pipeline()
 
 
 def _record_decision(report: GuardrailReport) -> None:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 from services.prompt_builder.templates import SOURCE_SLOT, AnswerSpec, Fallback
 from shared.agent import placeholders, render_slots, result_fields
-from shared.contracts import Chunk, ToolExchange
+from shared.contracts import Chunk, RetrievalResult, ToolExchange
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 EXCERPT_SENTENCES = 2
+TITLE, EXCERPT, SENTENCE = (f"{SOURCE_SLOT}.{name}" for name in ("title", "excerpt", "sentence"))
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,13 @@ def excerpt(text: str, sentences: int = EXCERPT_SENTENCES) -> str:
 def fallback_answer(
     answer: AnswerSpec,
     exchanges: Sequence[ToolExchange],
-    chunks: Sequence[Chunk],
+    retrieval: RetrievalResult,
     slots: Mapping[str, str],
 ) -> FallbackAnswer | None:
     """The first of the template's fallbacks that fits this request, rendered."""
     results = {f"{tool}.{path}": value for tool, path, value in result_fields(exchanges)}
-    best_first = sorted(chunks, key=lambda chunk: -chunk.score)
     for fallback in answer.fallbacks:
-        rendered = _render(fallback, results, best_first, slots)
+        rendered = _render(fallback, results, retrieval, slots)
         if rendered is not None:
             return rendered
     return None
@@ -46,25 +46,38 @@ def fallback_answer(
 def _render(
     fallback: Fallback,
     results: Mapping[str, object],
-    chunks: Sequence[Chunk],
+    retrieval: RetrievalResult,
     slots: Mapping[str, str],
 ) -> FallbackAnswer | None:
     missing = object()
     if any(results.get(key, missing) != value for key, value in fallback.when.items()):
         return None
+    best_first = sorted(retrieval.chunks, key=lambda chunk: -chunk.score)
     # The chunks it may cite: of the documents it names, or any for `{source.*}` alone.
-    cited = [c for c in chunks if not fallback.cite or c.document_id in fallback.cite]
+    cited = [c for c in best_first if not fallback.cite or c.document_id in fallback.cite]
     if not {c.document_id for c in cited} >= set(fallback.cite):
         return None
-    values = dict(slots)
-    if cited:
-        values[f"{SOURCE_SLOT}.title"] = cited[0].title
-        values[f"{SOURCE_SLOT}.excerpt"] = excerpt(cited[0].text)
     names = placeholders(fallback.text)
+    source = _source_chunk(cited, retrieval, quotes_sentence=SENTENCE in names)
+    values = dict(slots)
+    if source is not None:
+        values[TITLE] = source.title
+        values[EXCERPT] = excerpt(source.text)
+        if source.source_id == retrieval.answer_source:
+            values[SENTENCE] = retrieval.answer_sentence
     if any(name not in values for name in names):
         return None
-    if any(name.startswith(f"{SOURCE_SLOT}.") for name in names):
-        sources = [cited[0].source_id]
+    if source is not None and any(name.startswith(f"{SOURCE_SLOT}.") for name in names):
+        sources = [source.source_id]
     else:
         sources = [chunk.source_id for chunk in cited] if fallback.cite else []
     return FallbackAnswer(render_slots(fallback.text, values), sources)
+
+
+def _source_chunk(
+    cited: Sequence[Chunk], retrieval: RetrievalResult, *, quotes_sentence: bool
+) -> Chunk | None:
+    """The chunk `{source.*}` reads: the answer sentence's, or the best one."""
+    if quotes_sentence:
+        return next((c for c in cited if c.source_id == retrieval.answer_source), None)
+    return cited[0] if cited else None

@@ -56,11 +56,10 @@ class PromptStep:
                 dropped_turns=len(parts.history) - len(kept.history),
                 template_label=template.label,
                 answer_slots=slots,
+                must_state=[name for name in template.answer.must_state if name in slots],
             )
         )
-        fallback = fallback_answer(
-            template.answer, event.tool_exchanges, event.retrieval.chunks, slots
-        )
+        fallback = fallback_answer(template.answer, event.tool_exchanges, event.retrieval, slots)
         if fallback is not None:
             event.prompt.fallback_answer = fallback.text
             event.prompt.fallback_sources.extend(fallback.sources)

@@ -36,7 +36,8 @@ class Fallback(BaseModel):
     the model's answers keep failing their checks. It fits when every `when` field
     (`tool.field` of a successful call) has the given value, every `{slot}` of its text
     resolves, and a chunk of each document it `cite`s was retrieved (`{source.title}` and
-    `{source.excerpt}` read the best of those chunks)."""
+    `{source.excerpt}` read the best of those chunks; `{source.sentence}` is the retrieved
+    sentence closest to the question, where the retrieval step picked one)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -53,6 +54,8 @@ class AnswerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     slots: bool = False
+    # Slots an answer must state when the request has them ("status"): what was asked.
+    must_state: list[str] = Field(default_factory=list)
     fallbacks: list[Fallback] = Field(default_factory=list)
 
 
@@ -138,18 +141,20 @@ def _check_fallback_texts(path: Path, template: PromptTemplate) -> None:
         if bad:
             raise ConfigFileError(
                 f"{path}: answer.fallbacks.{index}.text: {bad} are not slot names "
-                "(`field`, `tool.field` or `source.title`/`source.excerpt`)"
+                "(`field`, `tool.field` or `source.title`/`.excerpt`/`.sentence`)"
             )
 
 
 def _fallback_tools(template: PromptTemplate) -> list[tuple[str, list[str]]]:
-    """(field, tools named) of each fallback's `when` keys and qualified slots."""
+    """(field, tools named) of each fallback's `when` keys and qualified slots, and of the
+    qualified slots an answer must state."""
     named = []
     for index, fallback in enumerate(template.answer.fallbacks):
         keys = [*fallback.when, *(name for name in placeholders(fallback.text) if "." in name)]
         tools = [key.split(".", 1)[0] for key in keys]
         named.append((f"answer.fallbacks.{index}", [t for t in tools if t != SOURCE_SLOT]))
-    return named
+    must = [name.split(".", 1)[0] for name in template.answer.must_state if "." in name]
+    return [*named, ("answer.must_state", must)]
 
 
 def check_tools_exist(store: TemplateStore, known_tools: Collection[str], directory: Path) -> None:

@@ -115,9 +115,9 @@ def slotted_text_pattern(slots: Collection[str]) -> str:
 
 def slots_of_pattern(pattern: object) -> list[str] | None:
     """The slot names a `slotted_text_pattern` allows; None when `pattern` is not one."""
-    if not isinstance(pattern, str) or (not pattern.startswith(f"^({_PLAIN}") and pattern != (
-        f"^{_PLAIN}*$"
-    )):
+    if not isinstance(pattern, str) or (
+        not pattern.startswith(f"^({_PLAIN}") and pattern != (f"^{_PLAIN}*$")
+    ):
         return None
     found = _SLOT_ALTERNATIVES.search(pattern)
     names = found["names"].split("|") if found else []

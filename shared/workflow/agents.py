@@ -29,7 +29,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.config.files import ConfigFileError, load_yaml_model
 
 AGENTS_FILE = "agents.yaml"
-DEFAULT_CHECKS = ("not_empty", "no_pii", "grounded", "claims_match_actions", "complete")
+DEFAULT_CHECKS = (
+    "not_empty",
+    "no_pii",
+    "grounded",
+    "claims_match_actions",
+    "complete",
+    "states_what_was_asked",
+)
 # Answers an agent's output check has written again before the template or a person.
 DEFAULT_REGENERATE = 1
 DEFAULT_MAX_DELEGATIONS = 2

@@ -155,7 +155,9 @@ class Workflow(_Strict):
             regenerate = step.params.get("regenerate", 0)
             if step.service != "guardrail" or not regenerate:
                 continue
-            routed = any(e.when is not None and e.when.verdict == "regenerate" for e in step.edges())
+            routed = any(
+                e.when is not None and e.when.verdict == "regenerate" for e in step.edges()
+            )
             if not routed:
                 raise ValueError(
                     f"steps.{step_id}.params.regenerate: {regenerate} tries need an edge "

@@ -85,14 +85,14 @@ async def test_replay_reports_a_prompt_change_and_a_model_change_and_an_export_r
     ]
     refund_id = refunded.envelope.request_id
 
-    prompt_args = ["--prompt", "refund_agent=2", "--config-overlay", str(OVERLAY)]
+    prompt_args = ["--prompt", "refund_agent=9", "--config-overlay", str(OVERLAY)]
     await _conduit("replay", "run", *selected, *prompt_args, "--output-dir", str(tmp_path / "p"))
     prompt_report = (tmp_path / "p" / "replay-report.md").read_text(encoding="utf-8")
     regressions = prompt_report.split("## Regressions", 1)[-1].split("\n## ", 1)[0]
     assert f"### {refund_id}" in regressions, f"the lost refund is no regression:\n{prompt_report}"
     assert '- tool call lost: issue_refund {"amount":49.99,"invoice_id":"INV-1001"}' in regressions
     assert "- answer text differs" in regressions, regressions
-    assert re.search(r"\| prompt \| refund_agent v1\+\S+ .*\| refund_agent v2\+", prompt_report)
+    assert re.search(r"\| prompt \| refund_agent v2\+\S+ .*\| refund_agent v9\+", prompt_report)
     page = (tmp_path / "p" / "replay-report.html").read_text(encoding="utf-8")
     sections = re.findall(r'<section class="(\w+)">', page)
     assert sections[0] == "regression", f"the page does not open with the regression: {sections}"

@@ -85,6 +85,7 @@ def test_an_agent_step_expands_to_its_prompt_model_tool_and_check_loop(
         "grounded",
         "claims_match_actions",
         "complete",
+        "states_what_was_asked",
     ]
     assert [edge.to for edge in orders["orders.act"].edges()] == ["handoff", "orders"], (
         "after a tool call the agent drafts again; a failed tool goes to a person"

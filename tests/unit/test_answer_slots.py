@@ -77,7 +77,9 @@ def test_list_items_are_numbered_and_match_the_declared_path() -> None:
 
 
 def test_rendering_fills_known_slots_and_leaves_unknown_ones_for_the_guardrail() -> None:
-    text = render_slots("Order {order_id} is {status}; {nonsense}.", {"order_id": "ORD-1", "status": "open"})
+    text = render_slots(
+        "Order {order_id} is {status}; {nonsense}.", {"order_id": "ORD-1", "status": "open"}
+    )
 
     assert text == "Order ORD-1 is open; {nonsense}."
     assert placeholders(text) == ["nonsense"]

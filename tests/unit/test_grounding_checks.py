@@ -55,13 +55,15 @@ def test_a_fact_no_stateable_result_field_has_is_refused_without_its_value(text:
     finding = CHECKS["grounded"](_order_event(text))
 
     assert finding is not None, f"{text!r} passed the grounding check"
-    assert "ORD-5002" not in finding and "12-06" not in finding, f"the value leaked: {finding}"
+    assert "ORD-5002" not in finding, f"the value leaked: {finding}"
+    assert "12-06" not in finding, f"the value leaked: {finding}"
 
 
 def test_an_action_no_call_made_cannot_be_claimed() -> None:
     finding = CHECKS["claims_match_actions"](_order_event("I have refunded your order."))
 
-    assert finding is not None and "refund" in finding, finding
+    assert finding is not None, "a refund no call made was let through"
+    assert "refund" in finding, finding
 
 
 @pytest.mark.parametrize(
@@ -75,7 +77,8 @@ def test_an_action_no_call_made_cannot_be_claimed() -> None:
 def test_an_incomplete_answer_is_refused(text: str, finish_reason: str, expected: str) -> None:
     finding = complete(_order_event(text, finish_reason=finish_reason))
 
-    assert finding is not None and expected in finding, finding
+    assert finding is not None, f"{text!r} ({finish_reason}) passed as complete"
+    assert expected in finding, finding
 
 
 def test_a_whole_answer_is_complete() -> None:

@@ -19,7 +19,7 @@ from services.inference.settings import InferenceSettings
 from services.inference.tenant_budget import TenantDailyBudget, TenantLimit
 from shared.agent import answer_option, output_schema
 from shared.bus import BusMessage, MemoryBus, Topics
-from shared.contracts import PromptMessage, StepEvent, DraftChunk, new_envelope
+from shared.contracts import DraftChunk, PromptMessage, StepEvent, new_envelope
 from shared.runtime import BudgetExhausted, DependencyUnavailable, StepCall
 from shared.runtime.stream import DraftStream
 

@@ -7,7 +7,7 @@ import json
 from services.prompt_builder.fallbacks import excerpt, fallback_answer
 from services.prompt_builder.templates import AnswerSpec, Fallback
 from shared.agent import answer_slots
-from shared.contracts import Chunk, ToolCall, ToolExchange
+from shared.contracts import Chunk, RetrievalResult, ToolCall, ToolExchange
 
 REFUND = {"invoice_id": "INV-1001", "amount": 49.99, "currency": "USD", "status": "issued"}
 REFUSED = {"invoice_id": "INV-1003", "eligible": False, "reason": "the invoice is too old"}
@@ -15,7 +15,7 @@ POLICY = Chunk(
     source_id="refund-policy#4",
     document_id="refund-policy",
     title="Refund policy",
-    text="## How refunds are paid\nRefunds go back to the card. They take 5 to 7 business days. More.",
+    text="## Paying refunds\nRefunds go back to the card. They take 5 to 7 business days. More.",
     score=0.8,
 )
 SPEC = AnswerSpec(
@@ -37,9 +37,18 @@ def _exchange(tool: str, result: dict[str, object]) -> ToolExchange:
     return ToolExchange(call=ToolCall(tool=tool), ok=True, result_json=json.dumps(result))
 
 
-def _answer(exchanges: list[ToolExchange], chunks: list[Chunk], spec: AnswerSpec = SPEC) -> tuple[str, list[str]] | None:
+def _answer(
+    exchanges: list[ToolExchange],
+    chunks: list[Chunk],
+    spec: AnswerSpec = SPEC,
+    *,
+    sentence: tuple[str, str] = ("", ""),
+) -> tuple[str, list[str]] | None:
     slots = answer_slots(exchanges, {e.call.tool: None for e in exchanges})
-    found = fallback_answer(spec, exchanges, chunks, slots)
+    retrieval = RetrievalResult(
+        chunks=chunks, answer_sentence=sentence[0], answer_source=sentence[1]
+    )
+    found = fallback_answer(spec, exchanges, retrieval, slots)
     return None if found is None else (found.text, found.sources)
 
 
@@ -70,7 +79,9 @@ def test_a_fallback_with_a_slot_the_request_has_no_value_for_does_not_fit() -> N
 
 def test_a_source_fallback_quotes_the_best_retrieved_chunk_and_cites_it() -> None:
     spec = AnswerSpec(fallbacks=[Fallback(text="From our {source.title}: {source.excerpt}")])
-    weaker = Chunk(source_id="warranty#1", document_id="warranty", title="Warranty", text="x.", score=0.1)
+    weaker = Chunk(
+        source_id="warranty#1", document_id="warranty", title="Warranty", text="x.", score=0.1
+    )
 
     answer = _answer([], [weaker, POLICY], spec)
 
@@ -82,3 +93,21 @@ def test_a_source_fallback_quotes_the_best_retrieved_chunk_and_cites_it() -> Non
 
 def test_an_excerpt_leaves_out_headings_and_keeps_the_first_sentences() -> None:
     assert excerpt("# Title\nOne. Two! Three?", sentences=2) == "One. Two!"
+
+
+def test_a_sentence_fallback_quotes_the_sentence_retrieval_picked_and_cites_its_chunk() -> None:
+    spec = AnswerSpec(fallbacks=[Fallback(text="Our {source.title} says: {source.sentence}")])
+    sentence = ("They take 5 to 7 business days.", "refund-policy#4")
+
+    answer = _answer([], [POLICY], spec, sentence=sentence)
+
+    assert answer == (
+        "Our Refund policy says: They take 5 to 7 business days.",
+        ["refund-policy#4"],
+    )
+
+
+def test_a_sentence_fallback_does_not_fit_when_retrieval_picked_no_sentence() -> None:
+    spec = AnswerSpec(fallbacks=[Fallback(text="Our {source.title} says: {source.sentence}")])
+
+    assert _answer([], [POLICY], spec) is None

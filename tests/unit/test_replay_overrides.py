@@ -22,13 +22,13 @@ def _registry(config: Path) -> WorkflowRegistry:
 
 
 def test_a_prompt_pinned_by_version_is_rendered_by_every_step_that_uses_it(tmp_path: Path) -> None:
-    overrides = ReplayOverrides(prompts={"refund_agent": "2"}, overlay=OVERLAY)
+    overrides = ReplayOverrides(prompts={"refund_agent": "9"}, overlay=OVERLAY)
 
     config = prepare_config(SHIPPED, overrides, tmp_path)
 
     refund = _registry(config).get("refund")
     assert refund is not None
-    assert refund.steps["draft"].params["template"] == "refund_agent@2", refund.steps["draft"]
+    assert refund.steps["draft"].params["template"] == "refund_agent@9", refund.steps["draft"]
     billing = _registry(config).get("support_desk")
     assert billing is not None
     templates = {
@@ -36,8 +36,8 @@ def test_a_prompt_pinned_by_version_is_rendered_by_every_step_that_uses_it(tmp_p
         for step in billing.steps.values()
         if step.service == "prompt-builder"
     }
-    assert "refund_agent@2" in templates, f"the billing agent still renders {templates}"
-    assert TemplateStore(config / "prompts").get("refund_agent@2").template.version == 2
+    assert "refund_agent@9" in templates, f"the billing agent still renders {templates}"
+    assert TemplateStore(config / "prompts").get("refund_agent@9").template.version == 9
 
 
 def test_a_prompt_may_be_pinned_by_its_label(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_a_prompt_may_be_pinned_by_its_label(tmp_path: Path) -> None:
 
     refund = _registry(config).get("refund")
     assert refund is not None
-    assert refund.steps["draft"].params["template"] == "refund_agent@2"
+    assert refund.steps["draft"].params["template"] == "refund_agent@9"
 
 
 def test_an_unknown_prompt_version_names_the_known_ones(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_a_model_the_models_file_lacks_is_refused(tmp_path: Path) -> None:
 def test_the_shipped_config_is_left_as_it_was(tmp_path: Path) -> None:
     before = (SHIPPED / "workflows" / "refund.yaml").read_bytes()
     overrides = ReplayOverrides(
-        prompts={"refund_agent": "2"},
+        prompts={"refund_agent": "9"},
         model="scripted-premium",
         models_file=MODELS_FILE,
         overlay=OVERLAY,
@@ -90,7 +90,7 @@ def test_the_shipped_config_is_left_as_it_was(tmp_path: Path) -> None:
     prepare_config(SHIPPED, overrides, tmp_path)
 
     assert (SHIPPED / "workflows" / "refund.yaml").read_bytes() == before
-    assert not (SHIPPED / "prompts" / "refund_agent" / "v2.yaml").exists()
+    assert not (SHIPPED / "prompts" / "refund_agent" / "v9.yaml").exists()
 
 
 @pytest.mark.parametrize("text", ["refund_agent", "=2", "refund_agent="])

@@ -20,7 +20,7 @@ def _report() -> ReplayReport:
         recorded_run(request_id="regress-1", question=HOSTILE, cost_usd=0.001),
         recorded_run(request_id="regress-1", question=HOSTILE, answer=None, cost_usd=0.003),
     )
-    return ReplayReport([same, changed, regressed], overrides="prompt refund_agent=2")
+    return ReplayReport([same, changed, regressed], overrides="prompt refund_agent=9")
 
 
 def test_markdown_lists_regressions_then_changes_then_the_same() -> None:

@@ -62,7 +62,7 @@ async def test_a_replay_without_overrides_does_what_the_recording_did(
 async def test_a_prompt_that_never_refunds_loses_the_refund_and_changes_the_answer(
     recorded: Recording, settings: ConduitSettings
 ) -> None:
-    overrides = ReplayOverrides(prompts={"refund_agent": "2"}, overlay=OVERLAY)
+    overrides = ReplayOverrides(prompts={"refund_agent": "9"}, overlay=OVERLAY)
 
     [again] = await replay([recorded], settings, overrides)
 
@@ -70,7 +70,7 @@ async def test_a_prompt_that_never_refunds_loses_the_refund_and_changes_the_answ
     assert comparison.verdict == "regression", comparison.findings
     assert any(f.startswith("tool call lost: issue_refund") for f in comparison.findings)
     assert "answer text differs" in comparison.findings, comparison.findings
-    assert comparison.replayed.prompt.startswith("refund_agent v2+"), comparison.replayed.prompt
+    assert comparison.replayed.prompt.startswith("refund_agent v9+"), comparison.replayed.prompt
 
 
 async def test_a_dearer_model_shows_up_as_a_cost_regression(
@@ -93,7 +93,7 @@ async def test_the_cli_replays_an_export_and_fails_on_a_regression_when_asked(
 ) -> None:
     export = tmp_path / "export.jsonl"
     write_recordings(export, [recorded])
-    argv = ["replay", "run", "--from-file", str(export), "--prompt", "refund_agent=2"]
+    argv = ["replay", "run", "--from-file", str(export), "--prompt", "refund_agent=9"]
     argv += ["--config-overlay", str(OVERLAY), "--output-dir", str(tmp_path / "report")]
 
     with pytest.raises(SystemExit) as exited:

@@ -21,7 +21,8 @@ def test_the_shown_text_is_the_newest_generations() -> None:
     for chunk in [_chunk("Old. ", 0), _chunk("New ", 0, "g2"), _chunk("text.", 1, "g2")]:
         shown = shown_after(shown, chunk)
 
-    assert shown is not None and (shown.generation_id, shown.text) == ("g2", "New text."), shown
+    assert shown is not None
+    assert (shown.generation_id, shown.text) == ("g2", "New text."), shown
 
 
 def test_a_stream_that_already_shows_the_answer_needs_no_completion() -> None:
@@ -33,7 +34,8 @@ def test_a_stream_that_stopped_short_is_completed_with_the_rest_of_the_answer() 
 
     rest = completing_chunk(shown, _answer("Your order is shipped. It arrives Monday."))
 
-    assert rest is not None and (rest.generation_id, rest.seq, rest.text) == (
+    assert rest is not None, "the rest of the answer was not sent"
+    assert (rest.generation_id, rest.seq, rest.text) == (
         "g1",
         1,
         "It arrives Monday.",
@@ -57,4 +59,5 @@ def test_an_answer_other_than_what_was_shown_replaces_it_as_a_new_generation() -
 def test_an_answer_with_nothing_shown_is_sent_whole() -> None:
     replacement = completing_chunk(None, _answer("Hello."))
 
-    assert replacement is not None and replacement.text == "Hello.", replacement
+    assert replacement is not None, "the answer was not sent"
+    assert replacement.text == "Hello.", replacement

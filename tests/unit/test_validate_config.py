@@ -32,7 +32,7 @@ def test_a_retrieval_step_with_an_alpha_out_of_range_names_file_and_field(
     config_dir: Path,
 ) -> None:
     workflow = config_dir / "workflows" / "product_question.yaml"
-    _edit(workflow, "params: {top_k: 3}", "params: {top_k: 3, alpha: 1.5}")
+    _edit(workflow, "params: {top_k: 3,", "params: {top_k: 3, alpha: 1.5,")
 
     with pytest.raises(
         ConfigFileError, match=r"product_question\.yaml.*steps\.retrieve\.params\.alpha"
@@ -42,7 +42,7 @@ def test_a_retrieval_step_with_an_alpha_out_of_range_names_file_and_field(
 
 def test_a_retrieval_step_with_an_unknown_search_mode_is_refused(config_dir: Path) -> None:
     workflow = config_dir / "workflows" / "product_question.yaml"
-    _edit(workflow, "params: {top_k: 3}", "params: {top_k: 3, mode: semantic}")
+    _edit(workflow, "params: {top_k: 3,", "params: {top_k: 3, mode: semantic,")
 
     with pytest.raises(ConfigFileError, match=r"params\.mode"):
         validate_config(config_dir)
@@ -55,7 +55,7 @@ def test_an_output_check_that_regenerates_without_a_route_back_names_file_and_fi
     _edit(workflow, "      - when: {verdict: regenerate}\n        to: draft\n", "")
 
     with pytest.raises(
-        ConfigFileError, match=r"order_status\.yaml.*steps\.check_answer\.params\.regenerate"
+        ConfigFileError, match=r"(?s)order_status\.yaml.*steps\.check_answer\.params\.regenerate"
     ):
         validate_config(config_dir)
 
@@ -72,7 +72,7 @@ def test_an_unknown_output_check_names_file_and_field(config_dir: Path) -> None:
 
 def test_a_malformed_template_answer_names_file_and_field(config_dir: Path) -> None:
     template = config_dir / "prompts" / "order_status_answer" / "v2.yaml"
-    _edit(template, "text: \"Your order {order_id} is {status}.\"", "text: \"Your order {order_id\"")
+    _edit(template, 'text: "Your order {order_id} is {status}."', 'text: "Your order {order_id"')
 
     with pytest.raises(ConfigFileError, match=r"order_status_answer/v2\.yaml: answer\.fallbacks"):
         validate_config(config_dir)

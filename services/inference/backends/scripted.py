@@ -88,7 +88,7 @@ class ScriptedBackend:
     def _sentence(request: GenerationRequest) -> str:
         for message in reversed(request.messages):
             if message.content.startswith(TOOL_RESULT_PREFIX):
-                return f"Done. {message.content}"[:400]
+                return f"Done. {message.content}"[:399] + "."
         return "Here is the information you asked for, from our policies."
 
 
@@ -111,4 +111,3 @@ def _first_alternative(pattern: Any) -> str | None:
         return None
     literal = re.sub(r"\[\\?(.)\]|\\(.)", lambda m: m[1] or m[2], found["first"])
     return literal if re.fullmatch(pattern, literal) else None
-

@@ -253,16 +253,20 @@ class Chunk(_message.Message):
     def __init__(self, source_id: _Optional[str] = ..., document_id: _Optional[str] = ..., text: _Optional[str] = ..., score: _Optional[float] = ..., title: _Optional[str] = ..., heading: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class RetrievalResult(_message.Message):
-    __slots__ = ("query", "chunks", "store", "mode")
+    __slots__ = ("query", "chunks", "store", "mode", "answer_sentence", "answer_source")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_SENTENCE_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_SOURCE_FIELD_NUMBER: _ClassVar[int]
     query: str
     chunks: _containers.RepeatedCompositeFieldContainer[Chunk]
     store: str
     mode: str
-    def __init__(self, query: _Optional[str] = ..., chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ..., store: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
+    answer_sentence: str
+    answer_source: str
+    def __init__(self, query: _Optional[str] = ..., chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ..., store: _Optional[str] = ..., mode: _Optional[str] = ..., answer_sentence: _Optional[str] = ..., answer_source: _Optional[str] = ...) -> None: ...
 
 class PromptMessage(_message.Message):
     __slots__ = ("role", "content")
@@ -273,7 +277,7 @@ class PromptMessage(_message.Message):
     def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
 
 class PromptResult(_message.Message):
-    __slots__ = ("template", "template_version", "messages", "token_count", "output_schema_json", "dropped_turns", "template_label", "answer_slots", "fallback_answer", "fallback_sources")
+    __slots__ = ("template", "template_version", "messages", "token_count", "output_schema_json", "dropped_turns", "template_label", "answer_slots", "fallback_answer", "fallback_sources", "must_state")
     class AnswerSlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -291,6 +295,7 @@ class PromptResult(_message.Message):
     ANSWER_SLOTS_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_ANSWER_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_SOURCES_FIELD_NUMBER: _ClassVar[int]
+    MUST_STATE_FIELD_NUMBER: _ClassVar[int]
     template: str
     template_version: str
     messages: _containers.RepeatedCompositeFieldContainer[PromptMessage]
@@ -301,7 +306,8 @@ class PromptResult(_message.Message):
     answer_slots: _containers.ScalarMap[str, str]
     fallback_answer: str
     fallback_sources: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, template: _Optional[str] = ..., template_version: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[PromptMessage, _Mapping]]] = ..., token_count: _Optional[int] = ..., output_schema_json: _Optional[str] = ..., dropped_turns: _Optional[int] = ..., template_label: _Optional[str] = ..., answer_slots: _Optional[_Mapping[str, str]] = ..., fallback_answer: _Optional[str] = ..., fallback_sources: _Optional[_Iterable[str]] = ...) -> None: ...
+    must_state: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, template: _Optional[str] = ..., template_version: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[PromptMessage, _Mapping]]] = ..., token_count: _Optional[int] = ..., output_schema_json: _Optional[str] = ..., dropped_turns: _Optional[int] = ..., template_label: _Optional[str] = ..., answer_slots: _Optional[_Mapping[str, str]] = ..., fallback_answer: _Optional[str] = ..., fallback_sources: _Optional[_Iterable[str]] = ..., must_state: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ToolCall(_message.Message):
     __slots__ = ("call_id", "tool", "arguments_json")
