@@ -1,17 +1,23 @@
 """The answers customers read, with the real local model (SmolLM2-135M-Instruct Q4_1 via
-llama.cpp, embedded pipeline): the evaluation set of tests/model/answers, judged strictly
-against the company's data, with the figures per workflow and per outcome (model answer,
-regenerated, template, person), and the model's CPU speed.
+llama.cpp): the evaluation set of tests/model/answers, judged strictly against the company's
+data, with the figures per workflow and per outcome (model answer, regenerated, template,
+person), and the model's CPU speed.
 
     python -m benchmarks.model_quality                      # every conversation, once
     python -m benchmarks.model_quality --per-workflow 5     # what `make test` runs
     python -m benchmarks.model_quality --runs 3 --workflow refund
     python -m benchmarks.model_quality --check              # exit 1 when a rule is broken
+    python -m benchmarks.model_quality --target kafka       # six processes over Kafka
+
+`--target embedded` (the default) runs each conversation through every service in this
+process on a fresh data dir (tests/model/answers/runner.py); `--target kafka` through six
+service processes against a real loopback broker, one stack for the whole run, the payments
+reset between conversations (tests/model/answers/kafka_runner.py).
 
 A conversation is correct when every fact it states is right, it claims no action that did
 not happen, it is complete and gives what was asked, and its side effects (refund payments,
 incident tickets) happened exactly as they should. The rules: 0 wrong, at least 95% answered
-(the rest handed to a person). Writes bench/results/answers-embedded.json.
+(the rest handed to a person). Writes bench/results/answers-<target>.json.
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from benchmarks.machine import machine, versions
 from services.inference.backends import GenerationRequest
@@ -34,10 +42,45 @@ from shared.config import repo_root
 from shared.models.chat import ChatMessage
 from tests.model.answers.dataset import WORKFLOWS, Conversation, load_conversations, select
 from tests.model.answers.judge import Judgement
+from tests.model.answers.kafka_runner import DEFAULT_STARTUP_TIMEOUT_S, KafkaConversationRunner
 from tests.model.answers.report import record, render, summarise
 from tests.model.answers.runner import ConversationRunner
 
-DEFAULT_OUTPUT = repo_root() / "bench" / "results" / "answers-embedded.json"
+RESULTS_DIR = repo_root() / "bench" / "results"
+TARGETS = ("embedded", "kafka")
+
+
+class Runner(Protocol):
+    async def run(self, conversation: Conversation) -> Judgement: ...
+
+
+def default_output(target: str) -> Path:
+    return RESULTS_DIR / f"answers-{target}.json"
+
+
+@asynccontextmanager
+async def open_runner(
+    target: str, *, timeout_s: float, startup_timeout_s: float
+) -> AsyncIterator[Runner]:
+    """The runner of `target`: embedded (a fresh pipeline per conversation) or kafka (one
+    stack of six processes and a broker for the whole run, started here)."""
+    ConversationRunner.require_real_model()
+    if target == "kafka":
+        print("starting the broker, the IT-ops API and six service processes...", flush=True)
+        started = time.perf_counter()
+        async with KafkaConversationRunner.started(
+            timeout_s=timeout_s, startup_timeout_s=startup_timeout_s
+        ) as kafka:
+            print(f"stack up in {time.perf_counter() - started:.0f} s", flush=True)
+            yield kafka
+        return
+    if target != "embedded":
+        raise ValueError(f"target {target!r} is not one of {TARGETS}")
+    embedded = ConversationRunner(timeout_s=timeout_s)
+    try:
+        yield embedded
+    finally:
+        embedded.close()
 
 
 def measure_speed() -> dict[str, float]:
@@ -70,15 +113,20 @@ def measure_speed() -> dict[str, float]:
 
 
 async def judge_all(
-    conversations: list[Conversation], *, runs: int, timeout_s: float
+    conversations: list[Conversation],
+    *,
+    runs: int,
+    timeout_s: float,
+    target: str = "embedded",
+    startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
 ) -> list[tuple[int, Judgement]]:
     """Every conversation `runs` times, one at a time (sampling differs per request)."""
-    runner = ConversationRunner(timeout_s=timeout_s)
-    runner.require_real_model()
     judged = []
-    started = time.perf_counter()
     total = len(conversations) * runs
-    try:
+    async with open_runner(
+        target, timeout_s=timeout_s, startup_timeout_s=startup_timeout_s
+    ) as runner:
+        started = time.perf_counter()
         for run in range(1, runs + 1):
             for conversation in conversations:
                 judgement = await runner.run(conversation)
@@ -91,14 +139,12 @@ async def judge_all(
                 )
                 for problem in judgement.problems:
                     print(f"    {problem}", flush=True)
-    finally:
-        runner.close()
     return judged
 
 
-def _versions() -> dict[str, object] | None:
+def _versions(*, kafka: bool) -> dict[str, object] | None:
     try:
-        return versions(kafka=False)
+        return versions(kafka=kafka)
     except (OSError, subprocess.SubprocessError):  # not a git checkout
         return None
 
@@ -117,7 +163,22 @@ def main() -> None:
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when the run breaks the suite's rules"
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="embedded",
+        help="embedded: every service in this process, a fresh data dir per conversation; "
+        "kafka: six service processes over a loopback broker (default: embedded)",
+    )
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=DEFAULT_STARTUP_TIMEOUT_S,
+        help="seconds for the Kafka stack to start (--target kafka)",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=None, help="(bench/results/answers-<target>.json)"
+    )
     options = parser.parse_args()
 
     conversations = select(load_conversations(), per_workflow=options.per_workflow)
@@ -133,15 +194,25 @@ def main() -> None:
             flush=True,
         )
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    judged = asyncio.run(judge_all(conversations, runs=options.runs, timeout_s=options.timeout))
+    judged = asyncio.run(
+        judge_all(
+            conversations,
+            runs=options.runs,
+            timeout_s=options.timeout,
+            target=options.target,
+            startup_timeout_s=options.startup_timeout,
+        )
+    )
     summary = summarise([judgement for _, judgement in judged])
     print("\n" + render(summary))
     inference = InferenceSettings()
     result: dict[str, Any] = {
         "benchmark": "answers",
-        "mode": "embedded",
+        "mode": options.target,
+        "target": options.target,
         "started_at": started_at,
         "command": "python -m benchmarks.model_quality"
+        + (f" --target {options.target}" if options.target != "embedded" else "")
         + (f" --per-workflow {options.per_workflow}" if options.per_workflow else "")
         + "".join(f" --workflow {w}" for w in options.workflow or ())
         + (f" --runs {options.runs}" if options.runs != 1 else ""),
@@ -154,14 +225,15 @@ def main() -> None:
         },
         "speed": speed,
         "machine": machine(),
-        "versions": _versions(),
+        "versions": _versions(kafka=options.target == "kafka"),
         "runs": options.runs,
         "summary": summary,
         "conversations": [{"run": run, **record(j)} for run, j in judged],
     }
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {options.output}")
+    output: Path = options.output or default_output(options.target)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {output}")
     if options.check and summary["rules"]["failures"]:
         sys.exit(1)
 

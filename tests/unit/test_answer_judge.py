@@ -10,10 +10,13 @@ import sqlite3
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from services.tool_executor.business.database import SCHEMA
+from services.tool_executor.business.billing import check_refund_policy, issue_refund
+from services.tool_executor.business.context import ToolContext
+from services.tool_executor.business.database import SCHEMA, open_business_db
 from services.tool_executor.business.policy import Invoice, RefundPolicy, decide_refund
 from shared.config import load_yaml_model, repo_root
 from tests.model.answers.dataset import (
@@ -26,6 +29,7 @@ from tests.model.answers.dataset import (
 )
 from tests.model.answers.facts import extract_facts, fact_in, parse_fact
 from tests.model.answers.judge import Judgement, Problem, judge, judge_answer
+from tests.model.answers.kafka_runner import delete_payments_except, foreign_payments, payment_ids
 from tests.model.answers.truth import (
     InvoiceTruth,
     OrderTruth,
@@ -681,3 +685,31 @@ def test_the_refund_truth_follows_the_company_rule() -> None:
             assert decision.eligible == (truth.refundable is not None), truth.invoice_id
             if truth.refundable is not None:
                 assert Decimal(decision.refundable_cents) / 100 == truth.refundable
+
+
+def test_the_kafka_run_resets_payments_between_conversations(tmp_path: Path) -> None:
+    """One business database serves every conversation over Kafka: deleting the payments the
+    run made gives the next conversation the seed's refundability, and a payment another
+    request made during a conversation is told apart by its idempotency key."""
+    path = tmp_path / "tool-executor" / "business.sqlite3"
+    policy = load_yaml_model(CONFIG / "policies" / "refunds.yaml", RefundPolicy)
+    with closing(open_business_db(path, CONFIG / "demo" / "business.sql")) as db:
+        seeded = payment_ids(path)
+
+        def refund(key: str) -> None:
+            context = ToolContext(db=db, refund_policy=policy, idempotency_key=key)
+            issue_refund(context, invoice_id="INV-1001", amount=49.99)
+
+        def refundable() -> object:
+            context = ToolContext(db=db, refund_policy=policy, idempotency_key="check")
+            return check_refund_policy(context, invoice_id="INV-1001")["refundable_amount"]
+
+        refund("req-1:refund.issue@3:call-1")
+        assert refundable() == 0
+        assert foreign_payments(path, "req-1", keep=seeded) == set()
+        assert len(foreign_payments(path, "req-2", keep=seeded)) == 1
+        assert delete_payments_except(path, seeded) == 1
+        assert payment_ids(path) == seeded
+        assert refundable() == 49.99
+        refund("req-2:refund.issue@3:call-1")
+        assert foreign_payments(path, "req-2", keep=seeded) == set()

@@ -22,9 +22,18 @@ from shared.contracts import ErrorCode, Response
 from tests.fixtures.itops import API_TOKEN, ItopsProcess
 from tests.model.answers.dataset import Conversation
 from tests.model.answers.judge import ANSWERED, Judgement, judge
-from tests.model.answers.truth import Ticket, build_truth
+from tests.model.answers.truth import Ticket, Truth, build_truth
 
-__all__ = ["ConversationRunner", "JudgedRuns", "RealModelRequired", "outcome_of"]
+__all__ = [
+    "ITOPS_TOKEN_ENV",
+    "ITOPS_URL_ENV",
+    "ConversationRunner",
+    "JudgedRuns",
+    "RealModelRequired",
+    "judge_response",
+    "outcome_of",
+    "read_tickets",
+]
 
 ITOPS_URL_ENV = "ITOPS_API_URL"
 ITOPS_TOKEN_ENV = "ITOPS_API_TOKEN"
@@ -77,35 +86,12 @@ class ConversationRunner:
         itops = self._itops_api() if conversation.service else None
         with tempfile.TemporaryDirectory(prefix="conduit-answers-") as tmp:
             data_dir = Path(tmp)
-            before = await _tickets(itops)
+            before = await read_tickets(itops)
             with _itops_environment(itops):
                 response, failure, seconds = await self._ask(conversation, data_dir)
-            opened = [t for t in await _tickets(itops) if t not in before]
+            opened = [t for t in await read_tickets(itops) if t not in before]
             truth = build_truth(conversation, data_dir=data_dir, opened_tickets=opened)
-        if response is None:
-            return judge(
-                conversation,
-                outcome="error",
-                reply="",
-                truth=truth,
-                seconds=seconds,
-                reason=failure,
-            )
-        outcome = outcome_of(response)
-        reply, reason = _reply(response)
-        return judge(
-            conversation,
-            outcome=outcome,
-            reply=reply,
-            truth=truth,
-            workflow_taken=response.envelope.workflow.name,
-            seconds=seconds,
-            reason=reason,
-            tools=tuple(
-                x.call.tool + ("" if x.ok else f" (failed: {x.error.code})")
-                for x in response.tool_exchanges
-            ),
-        )
+        return judge_response(conversation, response, truth, failure=failure, seconds=seconds)
 
     def close(self) -> None:
         if self._itops is not None:
@@ -140,6 +126,36 @@ class ConversationRunner:
         return self._itops
 
 
+def judge_response(
+    conversation: Conversation,
+    response: Response | None,
+    truth: Truth,
+    *,
+    failure: str = "",
+    seconds: float = 0.0,
+) -> Judgement:
+    """The judgement of `conversation` from its response (None when none came, `failure`
+    saying why) and the truth of what happened while it ran."""
+    if response is None:
+        return judge(
+            conversation, outcome="error", reply="", truth=truth, seconds=seconds, reason=failure
+        )
+    reply, reason = _reply(response)
+    return judge(
+        conversation,
+        outcome=outcome_of(response),
+        reply=reply,
+        truth=truth,
+        workflow_taken=response.envelope.workflow.name,
+        seconds=seconds,
+        reason=reason,
+        tools=tuple(
+            x.call.tool + ("" if x.ok else f" (failed: {x.error.code})")
+            for x in response.tool_exchanges
+        ),
+    )
+
+
 def _reply(response: Response) -> tuple[str, str]:
     kind = response.WhichOneof("outcome")
     if kind == "answer":
@@ -172,7 +188,8 @@ def _itops_environment(itops: ItopsProcess | None) -> Iterator[None]:
                 os.environ[name] = value
 
 
-async def _tickets(itops: ItopsProcess | None) -> list[Ticket]:
+async def read_tickets(itops: ItopsProcess | None) -> list[Ticket]:
+    """Every ticket the IT-ops API holds (none without one)."""
     if itops is None:
         return []
     async with httpx.AsyncClient(timeout=10) as client:
