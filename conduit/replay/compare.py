@@ -166,13 +166,12 @@ def _changes(before: RunSummary, after: RunSummary) -> list[str]:
 
 
 def _paired_decisions(before: RunSummary, after: RunSummary) -> list[tuple[str, str, str]]:
-    """(stage, recorded outcome, replayed outcome) for stages both runs decided, plus
-    stages the replay decided alone, as if recorded passing (a new stop is a regression)."""
+    """(stage, recorded outcome, replayed outcome) of each stage's last decision (an answer
+    written again is decided once more), for stages both runs decided, plus stages the
+    replay decided alone, as if recorded passing (a new stop is a regression)."""
     recorded = dict(decision.split(": ", 1) for decision in before.guardrail)
-    return [
-        (stage, recorded.get(stage, "pass"), outcome)
-        for stage, outcome in (decision.split(": ", 1) for decision in after.guardrail)
-    ]
+    replayed = dict(decision.split(": ", 1) for decision in after.guardrail)
+    return [(stage, recorded.get(stage, "pass"), outcome) for stage, outcome in replayed.items()]
 
 
 def _grew(before: float, after: float, allowed: float) -> bool:

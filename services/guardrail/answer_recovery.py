@@ -13,7 +13,8 @@ delivered. Step params (defaults in brackets):
         - to: handoff
 
 1. Every check passes: PASS, answered by the model (or "regenerated").
-2. Else, while fewer than `regenerate` answers were written again in this request:
+2. Else, while fewer than `regenerate` answers were written again in this request and the
+   workflow's `max_steps` leaves room for the prompt, the model and this check once more:
    REGENERATE with the findings, which the prompt-builder puts in the next prompt.
 3. Else, with `template`, the prompt's `fallback_answer` (rendered by the prompt-builder
    from the tool results and sources) if it passes the same checks: PASS, answered by
@@ -30,6 +31,8 @@ from typing import Any
 from services.guardrail.output_checks import Check, findings_of
 from shared.contracts import GuardrailReport, ModelOutput, StepEvent, Verdict
 
+# A new answer takes the prompt, the model and the check again.
+STEPS_TO_REGENERATE = 3
 MODEL = "model"
 REGENERATED = "regenerated"
 TEMPLATE = "template"
@@ -54,7 +57,9 @@ class Recovery:
         return cls(regenerate=regenerate, template=template)
 
 
-def check_answer(event: StepEvent, checks: Sequence[Check], recovery: Recovery) -> GuardrailReport:
+def check_answer(
+    event: StepEvent, checks: Sequence[Check], recovery: Recovery, *, steps_left: int | None = None
+) -> GuardrailReport:
     """The output stage's decision; on a pass by template, `event.model_output` holds the
     template's answer afterwards."""
     regenerated = event.output_guard.regenerations if event.output_guard.stage == "output" else 0
@@ -65,7 +70,8 @@ def check_answer(event: StepEvent, checks: Sequence[Check], recovery: Recovery) 
         report.answered_by = REGENERATED if regenerated else MODEL
         return report
     report.findings.extend(findings)
-    if regenerated < recovery.regenerate:
+    room = steps_left is None or steps_left >= STEPS_TO_REGENERATE
+    if regenerated < recovery.regenerate and room:
         report.verdict = Verdict.VERDICT_REGENERATE
         report.regenerations = regenerated + 1
         return report

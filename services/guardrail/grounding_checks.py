@@ -12,6 +12,7 @@ Findings name the kind of fact and where it should have come from, never its val
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from services.guardrail.output_checks import Check
@@ -31,6 +32,12 @@ from shared.tools import ToolCatalog
 
 # The kinds of fact that answer a question about a policy (how long, how much, when).
 _ANSWER_FACTS: frozenset[Kind] = frozenset({"date", "time", "amount", "duration"})
+# A sentence whose last word is an article, a preposition or a conjunction lost its end
+# ("should arrive on December 9, 2026 at ."): a closed class of words, not phrases.
+_DANGLING = re.compile(
+    r"\b(?:a|an|the|at|on|in|of|to|for|with|by|from|and|or|but|via)\s*[.!?]",
+    re.IGNORECASE,
+)
 _SENTENCE_ENDS = (".", "!", "?", ")", '"', "'", "…")
 
 
@@ -42,7 +49,7 @@ def complete(event: StepEvent) -> str | None:
     unfilled = placeholders(text)
     if unfilled:
         return f"the answer refers to slots that this request has no value for: {unfilled}"
-    if text and not text.endswith(_SENTENCE_ENDS):
+    if text and (not text.endswith(_SENTENCE_ENDS) or _DANGLING.search(text)):
         return "the answer ends mid-sentence"
     return None
 

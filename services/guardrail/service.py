@@ -95,7 +95,9 @@ class Guardrail:
             event.input_guard.CopyFrom(report)
         elif stage == "output":
             checks = _checks(call, self._output_checks)
-            report = await asyncio.to_thread(check_answer, event, checks, _recovery(call))
+            report = await asyncio.to_thread(
+                check_answer, event, checks, _recovery(call), steps_left=call.steps_left
+            )
             event.output_guard.CopyFrom(report)
         else:
             raise StepMisconfigured(

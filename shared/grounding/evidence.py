@@ -128,11 +128,10 @@ def _facts_of(origin: str, name: str, value: Any, currency: str) -> Iterator[Fac
     event = _EVENT_FIELD.fullmatch(name)
     status_field = canonical_status(event["status"] if event else name)
     if status_field in STATUSES:
+        # `refunded: 0.0` says nothing was refunded, and is still an amount to state.
         if value is False:
             yield Fact("status", negated_status(status_field), origin)
-        elif value is not True and not value:
-            return
-        else:
+        elif value:
             yield Fact("status", status_field, origin)
     if isinstance(value, bool):
         return

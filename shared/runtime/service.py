@@ -46,6 +46,8 @@ class StepCall:
     params: Mapping[str, Any] = field(default_factory=dict)
     stream: DraftStream | None = None
     audit: AuditLog | None = None
+    # Steps the workflow's `max_steps` still allows after this one (None: no limit known).
+    steps_left: int | None = None
 
 
 StepHandler = Callable[[StepEvent, StepCall], Awaitable[None]]

@@ -229,6 +229,7 @@ class StepRunner:
             params=located.step.params,
             stream=DraftStream(self._bus, self._topics.drafts, event.envelope, located.step_id),
             audit=audit,
+            steps_left=located.workflow.limits.max_steps - event.envelope.workflow.steps_taken - 1,
         )
         started = time.perf_counter()
         outcome = await self._handle(event, call, message)

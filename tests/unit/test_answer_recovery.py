@@ -46,6 +46,16 @@ def test_a_failing_answer_is_written_again_with_its_findings_while_tries_are_lef
     assert report.regenerations == 1, report
 
 
+def test_without_room_in_the_step_limit_the_template_answers_at_once() -> None:
+    event = _event("It was delivered.")
+
+    report = check_answer(event, CHECKS, Recovery(regenerate=1), steps_left=2)
+
+    assert (report.verdict, report.answered_by) == (Verdict.VERDICT_PASS, "template"), (
+        "a regeneration the workflow's max_steps cannot finish must not be started"
+    )
+
+
 def test_an_answer_that_passes_after_being_written_again_says_so() -> None:
     report = check_answer(_event("It is shipped.", regenerations=1), CHECKS, Recovery(regenerate=1))
 

@@ -72,6 +72,8 @@ def test_an_action_no_call_made_cannot_be_claimed() -> None:
         ("Your order is shipped and", "length", "cut off at the token limit"),
         ("Your order is shipped and", "stop", "ends mid-sentence"),
         ("Your order is {status}.", "stop", "no value for: ['status']"),
+        ("It should arrive on December 9, 2026 at .", "stop", "ends mid-sentence"),
+        ("It ships with the. Thanks!", "stop", "ends mid-sentence"),
     ],
 )
 def test_an_incomplete_answer_is_refused(text: str, finish_reason: str, expected: str) -> None:

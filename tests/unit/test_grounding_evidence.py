@@ -269,3 +269,12 @@ def test_a_weekday_is_grounded_by_a_date_on_it_and_a_relative_day_by_nothing_abs
     evidence = Evidence((Fact("date", "2026-12-09", "lookup_order.estimated_delivery"),))
 
     assert (ungrounded(text, evidence) == []) is grounded, text
+
+
+def test_a_zero_in_a_field_named_after_a_status_is_an_amount_but_not_that_status() -> None:
+    lookup = ToolExchange(
+        call=ToolCall(tool="lookup_invoice"), ok=True, result_json='{"refunded": 0.0}'
+    )
+    evidence = Evidence.from_request([lookup], [])
+
+    assert [(f.kind, f.value) for f in evidence.facts] == [("amount", "0.00")], evidence.facts

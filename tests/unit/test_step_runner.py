@@ -299,7 +299,7 @@ async def test_a_handler_running_past_the_deadline_ends_the_request(harness: Har
 async def test_a_request_at_its_step_limit_is_answered_with_an_error(harness: Harness) -> None:
     handler = FakeHandler()
     harness.serve("inference", handler)
-    await harness.send("inference", _event(steps_taken=16))
+    await harness.send("inference", _event(steps_taken=20))
     await harness.settle()
 
     assert _error_code(harness.response()) == ErrorCode.ERROR_CODE_MAX_STEPS_EXCEEDED

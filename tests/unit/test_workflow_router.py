@@ -364,13 +364,13 @@ def test_an_alert_from_an_it_operator_goes_to_incident_triage(registry: Workflow
 def test_the_step_limit_stops_before_the_step_that_would_exceed_it(
     registry: WorkflowRegistry,
 ) -> None:
-    event = _event("refund", "decide", steps_taken=15)
-    event.model_output.tool_calls.append(ToolCall(call_id="call-15-0", tool="lookup_invoice"))
+    event = _event("refund", "decide", steps_taken=19)
+    event.model_output.tool_calls.append(ToolCall(call_id="call-19-0", tool="lookup_invoice"))
 
     stop = _stopped(advance(registry, event, NOW_MS))
 
     assert stop.code == ErrorCode.ERROR_CODE_MAX_STEPS_EXCEEDED, (
-        f"step 16 of a workflow with max_steps 16 must not run: {stop}"
+        f"step 20 of a workflow with max_steps 20 must not run: {stop}"
     )
 
 

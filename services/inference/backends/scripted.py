@@ -82,7 +82,7 @@ class ScriptedBackend:
         if not slots:
             return "Here is the information you asked for."
         bare = [name for name in slots if "." not in name]
-        return "Here is what I found: " + ", ".join(f"{name} {{{name}}}" for name in bare) + "."
+        return "Here is what I found: " + ", ".join(f"{{{name}}}" for name in bare) + "."
 
     @staticmethod
     def _sentence(request: GenerationRequest) -> str:
