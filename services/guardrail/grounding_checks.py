@@ -56,22 +56,22 @@ def complete(event: StepEvent) -> str | None:
 
 def states_what_was_asked(event: StepEvent) -> str | None:
     """The answer states each value its template says it must (`answer.must_state`), and,
-    where retrieval picked the sentence that answers the question, one of its facts."""
+    where retrieval picked the passage that answers the question, one of its facts."""
     slots, text = event.prompt.answer_slots, event.model_output.text
     missing = [
         name for name in event.prompt.must_state if slots[name].casefold() not in text.casefold()
     ]
     retrieval = event.retrieval
-    if retrieval.answer_sentence and not _states_a_fact_of(text, retrieval.answer_sentence):
+    if retrieval.answer_passage and not _states_a_fact_of(text, retrieval.answer_passage):
         missing.append(f"what {retrieval.answer_source} says in answer to the question")
     return f"the answer does not state {', '.join(missing)}" if missing else None
 
 
-def _states_a_fact_of(text: str, sentence: str) -> bool:
-    """Whether `text` states a fact of `sentence` (true when `sentence` states none)."""
+def _states_a_fact_of(text: str, passage: str) -> bool:
+    """Whether `text` states a fact of `passage` (true when `passage` states none)."""
     facts = tuple(
-        Fact(m.kind, m.value, "the answer sentence", m.currency)
-        for m in find_mentions(sentence, kinds=_ANSWER_FACTS)
+        Fact(m.kind, m.value, "the answer passage", m.currency)
+        for m in find_mentions(passage, kinds=_ANSWER_FACTS)
     )
     if not facts:
         return True

@@ -13,7 +13,7 @@ from shared.contracts import Chunk, RetrievalResult, ToolExchange
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 EXCERPT_SENTENCES = 2
-TITLE, EXCERPT, SENTENCE = (f"{SOURCE_SLOT}.{name}" for name in ("title", "excerpt", "sentence"))
+TITLE, EXCERPT, PASSAGE = (f"{SOURCE_SLOT}.{name}" for name in ("title", "excerpt", "passage"))
 
 
 @dataclass(frozen=True)
@@ -58,13 +58,13 @@ def _render(
     if not {c.document_id for c in cited} >= set(fallback.cite):
         return None
     names = placeholders(fallback.text)
-    source = _source_chunk(cited, retrieval, quotes_sentence=SENTENCE in names)
+    source = _source_chunk(cited, retrieval, quotes_passage=PASSAGE in names)
     values = dict(slots)
     if source is not None:
         values[TITLE] = source.title
         values[EXCERPT] = excerpt(source.text)
         if source.source_id == retrieval.answer_source:
-            values[SENTENCE] = retrieval.answer_sentence
+            values[PASSAGE] = retrieval.answer_passage
     if any(name not in values for name in names):
         return None
     if source is not None and any(name.startswith(f"{SOURCE_SLOT}.") for name in names):
@@ -75,9 +75,9 @@ def _render(
 
 
 def _source_chunk(
-    cited: Sequence[Chunk], retrieval: RetrievalResult, *, quotes_sentence: bool
+    cited: Sequence[Chunk], retrieval: RetrievalResult, *, quotes_passage: bool
 ) -> Chunk | None:
-    """The chunk `{source.*}` reads: the answer sentence's, or the best one."""
-    if quotes_sentence:
+    """The chunk `{source.*}` reads: the answer passage's, or the best one."""
+    if quotes_passage:
         return next((c for c in cited if c.source_id == retrieval.answer_source), None)
     return cited[0] if cited else None

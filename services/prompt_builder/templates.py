@@ -36,8 +36,8 @@ class Fallback(BaseModel):
     the model's answers keep failing their checks. It fits when every `when` field
     (`tool.field` of a successful call) has the given value, every `{slot}` of its text
     resolves, and a chunk of each document it `cite`s was retrieved (`{source.title}` and
-    `{source.excerpt}` read the best of those chunks; `{source.sentence}` is the retrieved
-    sentence closest to the question, where the retrieval step picked one)."""
+    `{source.excerpt}` read the best of those chunks; `{source.passage}` is the retrieved
+    passage closest to the question, where the retrieval step picked one)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -141,7 +141,7 @@ def _check_fallback_texts(path: Path, template: PromptTemplate) -> None:
         if bad:
             raise ConfigFileError(
                 f"{path}: answer.fallbacks.{index}.text: {bad} are not slot names "
-                "(`field`, `tool.field` or `source.title`/`.excerpt`/`.sentence`)"
+                "(`field`, `tool.field` or `source.title`/`.excerpt`/`.passage`)"
             )
 
 

@@ -11,7 +11,7 @@ import asyncio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.retrieval.documents import DocumentIngestor, IncomingDocument, decode_document
-from services.retrieval.sentences import answer_sentence
+from services.retrieval.passages import answer_passage
 from services.retrieval.settings import RetrievalSettings
 from services.retrieval.stores import (
     EmbeddedStore,
@@ -63,8 +63,8 @@ class RetrievalParams(BaseModel):
     mode: SearchMode = "hybrid"
     alpha: float = Field(default=0.5, ge=0.0, le=1.0)
     filters: FilterParams = Field(default_factory=FilterParams)
-    # Also pick the retrieved sentence closest to the question (`answer_sentence`).
-    answer_sentence: bool = False
+    # Also pick the retrieved passage closest to the question (`RetrievalResult.answer_passage`).
+    answer_passage: bool = False
 
     @classmethod
     def of(cls, call: StepCall) -> RetrievalParams:
@@ -138,12 +138,12 @@ class RetrievalStep:
                 chunks=await self._screened(chunks, event),
             )
         )
-        if params.answer_sentence:
+        if params.answer_passage:
             best = await asyncio.to_thread(
-                answer_sentence, text, event.retrieval.chunks, self._embedder
+                answer_passage, text, event.retrieval.chunks, self._embedder
             )
             if best is not None:
-                event.retrieval.answer_sentence, event.retrieval.answer_source = best
+                event.retrieval.answer_passage, event.retrieval.answer_source = best
 
     async def _screened(self, chunks: list[Chunk], event: StepEvent) -> list[Chunk]:
         """Knowledge text is screened here, once per request, so the prompt, the answer's

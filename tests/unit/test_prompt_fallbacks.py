@@ -42,12 +42,10 @@ def _answer(
     chunks: list[Chunk],
     spec: AnswerSpec = SPEC,
     *,
-    sentence: tuple[str, str] = ("", ""),
+    passage: tuple[str, str] = ("", ""),
 ) -> tuple[str, list[str]] | None:
     slots = answer_slots(exchanges, {e.call.tool: None for e in exchanges})
-    retrieval = RetrievalResult(
-        chunks=chunks, answer_sentence=sentence[0], answer_source=sentence[1]
-    )
+    retrieval = RetrievalResult(chunks=chunks, answer_passage=passage[0], answer_source=passage[1])
     found = fallback_answer(spec, exchanges, retrieval, slots)
     return None if found is None else (found.text, found.sources)
 
@@ -95,11 +93,11 @@ def test_an_excerpt_leaves_out_headings_and_keeps_the_first_sentences() -> None:
     assert excerpt("# Title\nOne. Two! Three?", sentences=2) == "One. Two!"
 
 
-def test_a_sentence_fallback_quotes_the_sentence_retrieval_picked_and_cites_its_chunk() -> None:
-    spec = AnswerSpec(fallbacks=[Fallback(text="Our {source.title} says: {source.sentence}")])
-    sentence = ("They take 5 to 7 business days.", "refund-policy#4")
+def test_a_passage_fallback_quotes_the_passage_retrieval_picked_and_cites_its_chunk() -> None:
+    spec = AnswerSpec(fallbacks=[Fallback(text="Our {source.title} says: {source.passage}")])
+    passage = ("They take 5 to 7 business days.", "refund-policy#4")
 
-    answer = _answer([], [POLICY], spec, sentence=sentence)
+    answer = _answer([], [POLICY], spec, passage=passage)
 
     assert answer == (
         "Our Refund policy says: They take 5 to 7 business days.",
@@ -107,7 +105,7 @@ def test_a_sentence_fallback_quotes_the_sentence_retrieval_picked_and_cites_its_
     )
 
 
-def test_a_sentence_fallback_does_not_fit_when_retrieval_picked_no_sentence() -> None:
-    spec = AnswerSpec(fallbacks=[Fallback(text="Our {source.title} says: {source.sentence}")])
+def test_a_passage_fallback_does_not_fit_when_retrieval_picked_no_passage() -> None:
+    spec = AnswerSpec(fallbacks=[Fallback(text="Our {source.title} says: {source.passage}")])
 
     assert _answer([], [POLICY], spec) is None
