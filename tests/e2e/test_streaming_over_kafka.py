@@ -11,6 +11,7 @@ from conduit.stack import ServiceProcesses
 from shared.client import ConduitClient
 from shared.contracts import Response, StreamChunk
 from tests.e2e.conftest import STARTUP_TIMEOUT_S, describe, load_knowledge
+from tests.fixtures.streams import assert_streamed_as_answered
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -37,7 +38,6 @@ async def test_the_answer_streams_in_order_and_matches_the_final_response(
     chunks, response = await ask_streaming(client, "stream-1")
 
     assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
-    assert len(chunks) >= 2, f"the answer did not stream: {chunks}"
-    assert [c.seq for c in chunks] == list(range(len(chunks))), "pieces arrived out of order"
-    streamed = "".join(c.text for c in chunks)
-    assert streamed == response.answer.text, f"streamed {streamed!r}, answered {response.answer}"
+    assert_streamed_as_answered(
+        ((c.generation_id, c.seq, c.text) for c in chunks), response.answer.text
+    )

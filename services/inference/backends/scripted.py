@@ -78,11 +78,12 @@ class ScriptedBackend:
 
     @staticmethod
     def _slotted(slots: list[str]) -> str:
-        """Every fact by its slot, as the answer's pattern demands (no digit of its own)."""
-        if not slots:
+        """Every fact once, by its shortest slot, as the answer's pattern demands (no digit
+        of its own): `status`, not `lookup_order.status` too."""
+        shortest = [n for n in slots if not any(n.endswith(f".{other}") for other in slots)]
+        if not shortest:
             return "Here is the information you asked for."
-        bare = [name for name in slots if "." not in name]
-        return "Here is what I found: " + ", ".join(f"{{{name}}}" for name in bare) + "."
+        return "Here is what I found: " + ", ".join(f"{{{name}}}" for name in shortest) + "."
 
     @staticmethod
     def _sentence(request: GenerationRequest) -> str:
