@@ -48,6 +48,7 @@ from tests.model.answers.runner import (
     ConversationRunner,
     judge_response,
     read_tickets,
+    timed_ask,
 )
 from tests.model.answers.truth import build_truth, business_db_path
 
@@ -144,18 +145,12 @@ class KafkaConversationRunner:
 
     async def _ask(self, conversation: Conversation) -> tuple[Response | None, str, float]:
         """The response (None when none came), why none came, and the seconds it took."""
-        started = time.perf_counter()
-        try:
-            response = await self._stack.client.ask(
-                conversation.text,
-                session_id=f"answers-{conversation.id}-{uuid.uuid4().hex[:8]}",
-                roles=conversation.roles,
-                timeout_s=self._timeout_s,
-            )
-        except TimeoutError:
-            seconds = time.perf_counter() - started
-            return None, f"no response within {self._timeout_s:.0f} s", seconds
-        return response, "", time.perf_counter() - started
+        return await timed_ask(
+            self._stack.client,
+            conversation,
+            session_id=f"answers-{conversation.id}-{uuid.uuid4().hex[:8]}",
+            timeout_s=self._timeout_s,
+        )
 
 
 def payment_ids(database: Path) -> frozenset[str]:

@@ -17,6 +17,7 @@ import httpx
 
 from conduit.embedded import EmbeddedConduit
 from services.inference.settings import InferenceSettings
+from shared.client import ConduitClient
 from shared.config import ConduitSettings
 from shared.contracts import ErrorCode, Response
 from tests.fixtures.itops import API_TOKEN, ItopsProcess
@@ -33,6 +34,7 @@ __all__ = [
     "judge_response",
     "outcome_of",
     "read_tickets",
+    "timed_ask",
 ]
 
 ITOPS_URL_ENV = "ITOPS_API_URL"
@@ -105,18 +107,12 @@ class ConversationRunner:
         settings = ConduitSettings(data_dir=data_dir)
         async with EmbeddedConduit(settings) as conduit:
             await conduit.load_knowledge(settings.config_dir / "knowledge")
-            started = time.perf_counter()
-            try:
-                response = await conduit.client.ask(
-                    conversation.text,
-                    session_id=f"answers-{conversation.id}",
-                    roles=conversation.roles,
-                    timeout_s=self._timeout_s,
-                )
-            except TimeoutError:
-                seconds = time.perf_counter() - started
-                return None, f"no response within {self._timeout_s:.0f} s", seconds
-        return response, "", time.perf_counter() - started
+            return await timed_ask(
+                conduit.client,
+                conversation,
+                session_id=f"answers-{conversation.id}",
+                timeout_s=self._timeout_s,
+            )
 
     def _itops_api(self) -> ItopsProcess:
         if self._itops is None:
@@ -221,3 +217,17 @@ class JudgedRuns:
         if conversation.id not in self._done:
             self._done[conversation.id] = await self._runner.run(conversation)
         return self._done[conversation.id]
+
+
+async def timed_ask(
+    client: ConduitClient, conversation: Conversation, *, session_id: str, timeout_s: float
+) -> tuple[Response | None, str, float]:
+    """The response (None when none came), why none came, and the seconds it took."""
+    started = time.perf_counter()
+    try:
+        response = await client.ask(
+            conversation.text, session_id=session_id, roles=conversation.roles, timeout_s=timeout_s
+        )
+    except TimeoutError:
+        return None, f"no response within {timeout_s:.0f} s", time.perf_counter() - started
+    return response, "", time.perf_counter() - started
