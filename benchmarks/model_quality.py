@@ -4,7 +4,7 @@ data, with the figures per workflow and per outcome (model answer, regenerated, 
 person), and the model's CPU speed.
 
     python -m benchmarks.model_quality                      # every conversation, once
-    python -m benchmarks.model_quality --per-workflow 5     # what `make test` runs
+    python -m benchmarks.model_quality --per-workflow 5     # 5 of each (make test enforces three)
     python -m benchmarks.model_quality --runs 3 --workflow refund
     python -m benchmarks.model_quality --check              # exit 1 when a rule is broken
     python -m benchmarks.model_quality --target kafka       # six processes over Kafka

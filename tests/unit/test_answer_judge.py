@@ -22,6 +22,7 @@ from shared.config import load_yaml_model, repo_root
 from tests.model.answers.dataset import (
     ALL_ENV,
     DEFAULT_PER_WORKFLOW,
+    ENFORCED_WORKFLOWS,
     WORKFLOWS,
     Conversation,
     load_conversations,
@@ -602,7 +603,8 @@ def test_the_evaluation_set_has_twenty_per_workflow_and_a_default_selection() ->
     for workflow in WORKFLOWS:
         assert sum(c.workflow == workflow for c in conversations) >= 20, workflow
     default = selected({})
-    assert len(default) == DEFAULT_PER_WORKFLOW * len(WORKFLOWS)
+    assert len(default) == DEFAULT_PER_WORKFLOW * len(ENFORCED_WORKFLOWS)
+    assert {c.workflow for c in default} == set(ENFORCED_WORKFLOWS), "make test's selection"
     assert len(selected({ALL_ENV: "1"})) == len(conversations)
 
 
