@@ -56,13 +56,14 @@ def complete(event: StepEvent) -> str | None:
 
 def states_what_was_asked(event: StepEvent) -> str | None:
     """The answer states each value its template says it must (`answer.must_state`), and,
-    where retrieval picked the passage that answers the question, one of its facts."""
+    where retrieval picked the passages that answer the question, a fact of one of them."""
     slots, text = event.prompt.answer_slots, event.model_output.text
     missing = [
         name for name in event.prompt.must_state if slots[name].casefold() not in text.casefold()
     ]
     retrieval = event.retrieval
-    if retrieval.answer_passage and not _states_a_fact_of(text, retrieval.answer_passage):
+    passages = [p for p in (retrieval.answer_passage, retrieval.second_passage) if p]
+    if passages and not any(_states_a_fact_of(text, passage) for passage in passages):
         missing.append(f"what {retrieval.answer_source} says in answer to the question")
     return f"the answer does not state {', '.join(missing)}" if missing else None
 

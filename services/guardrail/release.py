@@ -23,6 +23,7 @@ from shared.runtime.stream import release
 
 # A window ends after a sentence's closing mark and the space or line break that follows.
 _WINDOW_END = re.compile(r"[.!?…](?=\s)|\n")
+_ENDS_A_SENTENCE = re.compile(r"[.!?…][)\"']?\s*$")
 # Generations whose drafts are still arriving; the oldest is forgotten past this many.
 MAX_OPEN_GENERATIONS = 4096
 
@@ -60,7 +61,10 @@ class WindowRelease:
         cut = _last_window_end(generation.pending)
         if draft.last:
             self._open.pop(chunk.generation_id, None)
-            cut = len(generation.pending) if draft.finish_reason != "length" else cut
+            # The last sentence needs no space after it; a tail that ends no sentence was cut
+            # (by the token or length limit) and is left to the checked response.
+            if draft.finish_reason != "length" and _ENDS_A_SENTENCE.search(generation.pending):
+                cut = len(generation.pending)
         ready, generation.pending = generation.pending[:cut], generation.pending[cut:]
         for window in _windows(ready):
             await self._release(generation, window)

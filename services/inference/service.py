@@ -38,7 +38,14 @@ from services.inference.routing import (
 )
 from services.inference.settings import InferenceSettings
 from services.inference.tenant_budget import TenantDailyBudget, load_budgets
-from shared.agent import MalformedOutput, SlotRenderer, parse_output, render_slots
+from shared.agent import (
+    MalformedOutput,
+    SlotRenderer,
+    answer_max_chars,
+    parse_output,
+    render_slots,
+    whole_sentences,
+)
 from shared.config import ConduitSettings
 from shared.contracts import ModelOutput, StepEvent, ToolCall
 from shared.embeddings import default_query_embedder
@@ -210,7 +217,11 @@ class InferenceStep:
             output.text = generation.text
         else:
             self._fill_structured(
-                output, generation, envelope.workflow.steps_taken, event.prompt.answer_slots
+                output,
+                generation,
+                envelope.workflow.steps_taken,
+                event.prompt.answer_slots,
+                max_chars=answer_max_chars(schema),
             )
         event.model_output.CopyFrom(output)
         if output.delegate_to:
@@ -313,7 +324,12 @@ class InferenceStep:
 
     @staticmethod
     def _fill_structured(
-        output: ModelOutput, generation: Generation, step_number: int, slots: Mapping[str, str]
+        output: ModelOutput,
+        generation: Generation,
+        step_number: int,
+        slots: Mapping[str, str],
+        *,
+        max_chars: int | None,
     ) -> None:
         try:
             parsed = parse_output(generation.text)
@@ -324,7 +340,11 @@ class InferenceStep:
             # as incomplete (and have written again) rather than a failed request.
             output.text = render_slots(AnswerTextDecoder().feed(generation.text), slots)
             return
-        output.text = render_slots(parsed.text, slots)
+        text = parsed.text
+        if max_chars is not None and len(text) >= max_chars:
+            # Stopped by the answer's length limit, not by the model: keep what it finished.
+            text = whole_sentences(text)
+        output.text = render_slots(text, slots)
         output.sources.extend(parsed.sources)
         output.delegate_to = parsed.delegate_to
         for index, call in enumerate(parsed.tool_calls):

@@ -11,7 +11,7 @@ import asyncio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.retrieval.documents import DocumentIngestor, IncomingDocument, decode_document
-from services.retrieval.passages import answer_passage
+from services.retrieval.passages import answer_passages
 from services.retrieval.settings import RetrievalSettings
 from services.retrieval.stores import (
     EmbeddedStore,
@@ -139,11 +139,13 @@ class RetrievalStep:
             )
         )
         if params.answer_passage:
-            best = await asyncio.to_thread(
-                answer_passage, text, event.retrieval.chunks, self._embedder
+            passages = await asyncio.to_thread(
+                answer_passages, text, event.retrieval.chunks, self._embedder
             )
-            if best is not None:
-                event.retrieval.answer_passage, event.retrieval.answer_source = best
+            if passages:
+                event.retrieval.answer_passage, event.retrieval.answer_source = passages[0]
+            if len(passages) > 1:
+                event.retrieval.second_passage = passages[1].text
 
     async def _screened(self, chunks: list[Chunk], event: StepEvent) -> list[Chunk]:
         """Knowledge text is screened here, once per request, so the prompt, the answer's

@@ -8,11 +8,13 @@ from shared.agent.output import (
     AgentOutput,
     MalformedOutput,
     ParsedToolCall,
+    answer_max_chars,
     answer_option,
     delegate_option,
     output_schema,
     parse_output,
     tool_call_option,
+    whole_sentences,
 )
 from shared.agent.slots import (
     SlotRenderer,
@@ -31,6 +33,7 @@ __all__ = [
     "MalformedOutput",
     "ParsedToolCall",
     "SlotRenderer",
+    "answer_max_chars",
     "answer_option",
     "answer_slots",
     "delegate_option",
@@ -40,4 +43,5 @@ __all__ = [
     "render_slots",
     "result_fields",
     "tool_call_option",
+    "whole_sentences",
 ]

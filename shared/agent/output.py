@@ -12,6 +12,7 @@ decodes under it and parses the result (also here), so both sides share one form
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,3 +127,22 @@ def parse_output(text: str) -> AgentOutput:
             raise MalformedOutput(f"a delegation names no agent: {data}")
         return AgentOutput(delegate_to=agent)
     raise MalformedOutput(f"unknown action {action!r}")
+
+
+def answer_max_chars(schema: Mapping[str, Any] | None) -> int | None:
+    """The most characters an answer's text may have under `schema` (None: no limit)."""
+    for option in (schema or {}).get("oneOf", [schema or {}]):
+        properties = option.get("properties", {})
+        if properties.get("action", {}).get("const") == ANSWER:
+            limit = properties.get("text", {}).get("maxLength")
+            return limit if isinstance(limit, int) else None
+    return None
+
+
+_SENTENCE_END = re.compile(r"[.!?…][)\"']?(?=\s|$)")
+
+
+def whole_sentences(text: str) -> str:
+    """`text` up to the end of its last whole sentence (all of it when none ends)."""
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]] if ends else text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.retrieval.passages import answer_passage, sentences
+from services.retrieval.passages import answer_passages, sentences
 from shared.contracts import Chunk
 from shared.embeddings import Embedder, default_query_embedder
 
@@ -32,22 +32,20 @@ def test_a_chunk_is_read_as_its_sentences_without_headings() -> None:
     assert sentences(WARRANTY.text)[0] == "The warranty lasts 1 year from the date of delivery."
 
 
-def test_the_passage_is_from_the_chunk_of_the_closest_sentence(embedder: Embedder) -> None:
-    found = answer_passage("How much is express shipping?", [WARRANTY, SHIPPING], embedder)
+def test_the_best_passage_is_from_the_chunk_of_the_closest_sentence(embedder: Embedder) -> None:
+    best, second = answer_passages("How much is express shipping?", [WARRANTY, SHIPPING], embedder)
 
-    assert found is not None
-    passage, source = found
-    assert source == "shipping#2", passage
-    assert "14.99 USD" in passage, passage
+    assert best.source_id == "shipping#2", best
+    assert "14.99 USD" in best.text, best
+    assert second.source_id == "warranty#1", "the next-best chunk gives the second passage"
 
 
 def test_the_passage_keeps_two_sentences_in_the_chunks_order(embedder: Embedder) -> None:
-    found = answer_passage("How long is the warranty?", [WARRANTY], embedder)
+    [found] = answer_passages("How long is the warranty?", [WARRANTY], embedder)
 
-    assert found is not None
-    assert found[0].count(". ") == 1, f"expected two sentences: {found[0]!r}"
-    assert found[0].index("1 year") < found[0].index("6-month"), found[0]
+    assert found.text.count(". ") == 1, f"expected two sentences: {found.text!r}"
+    assert found.text.index("1 year") < found.text.index("6-month"), found.text
 
 
 def test_nothing_retrieved_gives_no_passage(embedder: Embedder) -> None:
-    assert answer_passage("How long is the warranty?", [], embedder) is None
+    assert answer_passages("How long is the warranty?", [], embedder) == []

@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 import re
 
-from shared.agent import SlotRenderer, answer_slots, placeholders, render_slots
+from shared.agent import (
+    SlotRenderer,
+    answer_max_chars,
+    answer_option,
+    answer_slots,
+    output_schema,
+    placeholders,
+    render_slots,
+    whole_sentences,
+)
 from shared.agent.slots import slots_of_pattern, slotted_text_pattern
 from shared.contracts import ToolCall, ToolExchange
 
@@ -108,3 +117,17 @@ def test_the_slot_names_are_read_back_from_the_pattern() -> None:
     assert sorted(slots_of_pattern(slotted_text_pattern(names)) or []) == sorted(names)
     assert slots_of_pattern(slotted_text_pattern([])) == []
     assert slots_of_pattern("^[a-z]+$") is None, "a pattern of another kind was read as slots"
+
+
+def test_an_answer_stopped_by_its_length_limit_keeps_its_whole_sentences() -> None:
+    assert whole_sentences("It lasts 1 year. It covers motors, batteries or sea") == (
+        "It lasts 1 year."
+    )
+    assert whole_sentences("No sentence ends here") == "No sentence ends here"
+
+
+def test_the_answers_length_limit_is_read_from_its_schema() -> None:
+    schema = output_schema([], answer_option([], max_chars=450))
+
+    assert answer_max_chars(schema) == 450
+    assert answer_max_chars(None) is None

@@ -85,3 +85,25 @@ def test_an_incomplete_answer_is_refused(text: str, finish_reason: str, expected
 
 def test_a_whole_answer_is_complete() -> None:
     assert complete(_order_event("Your order is shipped (with UPS).")) is None
+
+
+def _product_event(text: str) -> StepEvent:
+    event = StepEvent(model_output=ModelOutput(text=text, finish_reason="stop"))
+    event.retrieval.answer_passage = "Accidental damage is covered if bought within 30 days."
+    event.retrieval.answer_source = "warranty#3"
+    event.retrieval.second_passage = "The warranty lasts 1 year from the date of delivery."
+    return event
+
+
+@pytest.mark.parametrize(
+    "text", ["The warranty lasts one year.", "A protection plan must be bought within 30 days."]
+)
+def test_an_answer_stating_a_fact_of_either_passage_states_what_was_asked(text: str) -> None:
+    assert CHECKS["states_what_was_asked"](_product_event(text)) is None
+
+
+def test_an_answer_stating_no_fact_of_the_passages_misses_what_was_asked() -> None:
+    finding = CHECKS["states_what_was_asked"](_product_event("Our warranty is great."))
+
+    assert finding is not None, "an answer without the asked fact passed"
+    assert "warranty#3" in finding, finding

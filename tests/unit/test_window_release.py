@@ -69,6 +69,12 @@ async def test_the_unfinished_tail_of_an_answer_cut_by_the_token_limit_is_held_b
     assert released == ["It is shipped."], released
 
 
+async def test_a_tail_that_ends_no_sentence_is_left_to_the_checked_response() -> None:
+    released = await _released(_drafts(["It is shipped. It arrives on Dec"]))
+
+    assert released == ["It is shipped."], released
+
+
 async def test_a_sentence_is_not_cut_at_the_point_of_an_amount() -> None:
     released = await _released(_drafts(["You get 49.", "99 USD back. Bye."]))
 
