@@ -38,6 +38,8 @@ _DANGLING = re.compile(
     r"\b(?:a|an|the|at|on|in|of|to|for|with|by|from|and|or|but|via)\s*[.!?]",
     re.IGNORECASE,
 )
+# A model kept from writing digits of its own may leave the number out: "a limit of  USD".
+_VALUE_LEFT_OUT = re.compile(r"\S  +\S|(?<![\d.,])\s+(?:USD|EUR|GBP)\b")
 _SENTENCE_ENDS = (".", "!", "?", ")", '"', "'", "…")
 
 
@@ -51,6 +53,8 @@ def complete(event: StepEvent) -> str | None:
         return f"the answer refers to slots that this request has no value for: {unfilled}"
     if text and (not text.endswith(_SENTENCE_ENDS) or _DANGLING.search(text)):
         return "the answer ends mid-sentence"
+    if _VALUE_LEFT_OUT.search(text):
+        return "a value is missing from the answer (a currency or a gap where a number was)"
     return None
 
 

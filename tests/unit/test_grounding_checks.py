@@ -74,6 +74,8 @@ def test_an_action_no_call_made_cannot_be_claimed() -> None:
         ("Your order is {status}.", "stop", "no value for: ['status']"),
         ("It should arrive on December 9, 2026 at .", "stop", "ends mid-sentence"),
         ("It ships with the. Thanks!", "stop", "ends mid-sentence"),
+        ("It exceeds the limit of  USD.", "stop", "a value is missing"),
+        ("It exceeds the limit of USD.", "stop", "a value is missing"),
     ],
 )
 def test_an_incomplete_answer_is_refused(text: str, finish_reason: str, expected: str) -> None:
@@ -83,8 +85,11 @@ def test_an_incomplete_answer_is_refused(text: str, finish_reason: str, expected
     assert expected in finding, finding
 
 
-def test_a_whole_answer_is_complete() -> None:
-    assert complete(_order_event("Your order is shipped (with UPS).")) is None
+@pytest.mark.parametrize(
+    "text", ["Your order is shipped (with UPS).", "I have refunded 49.99 USD for invoice INV-1001."]
+)
+def test_a_whole_answer_is_complete(text: str) -> None:
+    assert complete(_order_event(text)) is None
 
 
 def _product_event(text: str) -> StepEvent:
