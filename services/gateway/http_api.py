@@ -107,6 +107,10 @@ class AskBody(BaseModel):
 class AnswerBody(BaseModel):
     text: str
     sources: list[str]
+    produced_by: str = Field(
+        description="who wrote the answer that passed the output checks: model | regenerated "
+        "(the model, after failed checks) | template (the prompt version's own answer)"
+    )
 
 
 class ErrorBody(BaseModel):
@@ -160,7 +164,11 @@ class AskResponse(BaseModel):
             roles=list(envelope.principal.roles),
             intent=response.intent,
             outcome=outcome,
-            answer=AnswerBody(text=response.answer.text, sources=list(response.answer.sources))
+            answer=AnswerBody(
+                text=response.answer.text,
+                sources=list(response.answer.sources),
+                produced_by=response.answer.produced_by,
+            )
             if outcome == "answer"
             else None,
             error=ErrorBody(
