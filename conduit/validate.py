@@ -11,8 +11,7 @@ from pydantic import ValidationError
 
 from services.gateway.auth import load_api_keys
 from services.guardrail.answer_recovery import Recovery, RecoveryMisconfigured
-from services.guardrail.grounding_checks import GroundingChecks
-from services.guardrail.output_checks import CHECKS
+from services.guardrail.grounding_checks import output_checks
 from services.inference.routing import load_model_catalog
 from services.inference.tenant_budget import load_budgets
 from services.intent.catalog import load_intent_catalog
@@ -20,6 +19,7 @@ from services.intent.preferences import load_preferences
 from services.prompt_builder.templates import TemplateStore, check_tools_exist
 from services.retrieval.service import RetrievalParams
 from shared.config import ConfigFileError
+from shared.embeddings import default_embedder
 from shared.injection import load_guardrails_config
 from shared.tools import load_tool_catalog
 from shared.workflow import WorkflowRegistry
@@ -36,7 +36,7 @@ def validate_config(config_dir: Path) -> str:
     tools = load_tool_catalog(config_dir)
     templates = TemplateStore(config_dir / "prompts")
     check_tools_exist(templates, tools.tools, config_dir / "prompts")
-    output_checks = {**CHECKS, **GroundingChecks(tools).checks()}
+    known_checks = output_checks(tools, default_embedder())
     models = load_model_catalog(config_dir / "models.yaml")
     load_budgets(config_dir / "budgets.yaml")
     load_api_keys(config_dir / "api_keys.yaml")
@@ -54,7 +54,7 @@ def validate_config(config_dir: Path) -> str:
             if step.service == "retrieval":
                 _check_retrieval_params(step.params, where)
             if step.service == "guardrail" and step.params.get("stage") == "output":
-                _check_output_params(step.params, output_checks, where)
+                _check_output_params(step.params, known_checks, where)
             model = step.params.get("model")
             if step.service == "inference" and model is not None and model not in models.models:
                 raise ConfigFileError(f"{where}.model: unknown model {model!r}")

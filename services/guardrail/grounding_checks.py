@@ -15,9 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from services.guardrail.output_checks import Check
+from services.guardrail.output_checks import CHECKS, Check
+from services.guardrail.source_support import SourceSupport
 from shared.agent import placeholders
 from shared.contracts import StepEvent
+from shared.embeddings import Embedder
 from shared.grounding import (
     ActionVocabulary,
     Evidence,
@@ -123,3 +125,13 @@ class GroundingChecks:
         }
         findings = unbacked_claims(event.model_output.text, self._actions, completed)
         return "; ".join(finding.describe() for finding in findings) or None
+
+
+def output_checks(catalog: ToolCatalog, embedder: Embedder) -> dict[str, Check]:
+    """Every output check by name: the plain ones, those of the tool catalog, and the one
+    that needs the embedding model (loaded on its first use)."""
+    return {
+        **CHECKS,
+        **GroundingChecks(catalog).checks(),
+        "supported_by_sources": SourceSupport(embedder).check,
+    }

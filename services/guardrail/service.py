@@ -20,14 +20,15 @@ from collections.abc import Mapping, Sequence
 from opentelemetry import trace
 
 from services.guardrail.answer_recovery import Recovery, RecoveryMisconfigured, check_answer
-from services.guardrail.grounding_checks import GroundingChecks
+from services.guardrail.grounding_checks import output_checks
 from services.guardrail.input_stage import guard_input
-from services.guardrail.output_checks import CHECKS, Check
+from services.guardrail.output_checks import Check
 from services.guardrail.release import WindowRelease
 from services.guardrail.settings import GuardrailSettings
 from shared.bus import Topics
 from shared.config import ConduitSettings
 from shared.contracts import DraftChunk, GuardrailReport, StepEvent, Verdict
+from shared.embeddings import Embedder, default_embedder
 from shared.grounding import load_pipeline
 from shared.injection import InjectionScreen
 from shared.runtime import (
@@ -39,11 +40,11 @@ from shared.runtime import (
     StepService,
 )
 from shared.runtime.audit import GUARDRAIL
-from shared.tools import ToolCatalog, load_tool_catalog
+from shared.tools import load_tool_catalog
 
 # What a window of a streamed answer is held to before a client sees it; the rest
 # (sources cited, a complete answer) can only be judged on the whole answer.
-WINDOW_CHECKS = ("no_pii", "grounded", "claims_match_actions")
+WINDOW_CHECKS = ("no_pii", "grounded", "claims_match_actions", "supported_by_sources")
 
 
 def _checks(call: StepCall, known: Mapping[str, Check]) -> list[Check]:
@@ -70,17 +71,17 @@ def _recovery(call: StepCall) -> Recovery:
 
 class Guardrail:
     """The step handler. Example:
-    `await Guardrail(GuardrailSettings(), InjectionScreen.from_config(config_dir)).handle(...)`.
+    `await Guardrail(GuardrailSettings(), screen, output_checks(catalog, embedder)).handle(...)`.
     """
 
     def __init__(
-        self, settings: GuardrailSettings, screen: InjectionScreen, catalog: ToolCatalog
+        self, settings: GuardrailSettings, screen: InjectionScreen, checks: Mapping[str, Check]
     ) -> None:
         self._settings = settings
         self._screen = screen
-        self._output_checks = {**CHECKS, **GroundingChecks(catalog).checks()}
+        self._output_checks = checks
 
-    def output_checks(self, names: Sequence[str]) -> list[Check]:
+    def checks_named(self, names: Sequence[str]) -> list[Check]:
         return [self._output_checks[name] for name in names]
 
     async def handle(self, event: StepEvent, call: StepCall) -> None:
@@ -110,9 +111,10 @@ class Guardrail:
 
 def build(settings: ConduitSettings, guardrail: GuardrailSettings | None = None) -> StepService:
     screen = InjectionScreen.from_config(settings.config_dir)
-    catalog = load_tool_catalog(settings.config_dir)
-    handler = Guardrail(guardrail or GuardrailSettings(), screen, catalog)
-    window_checks = handler.output_checks(WINDOW_CHECKS)
+    embedder = default_embedder()
+    checks = output_checks(load_tool_catalog(settings.config_dir), embedder)
+    handler = Guardrail(guardrail or GuardrailSettings(), screen, checks)
+    window_checks = handler.checks_named(WINDOW_CHECKS)
     releases = WindowRelease(window_checks, Topics(settings.topic_prefix))
     drafts: RawConsumer[DraftChunk] = RawConsumer(
         name="drafts",
@@ -123,17 +125,19 @@ def build(settings: ConduitSettings, guardrail: GuardrailSettings | None = None)
     return StepService(
         name="guardrail",
         handle=_audit_refusals(handler.handle),
-        warm_up=lambda: _warm_up(screen),
+        warm_up=lambda: _warm_up(screen, embedder),
         consumes_ingest=True,
         raw_consumers=(drafts,),
         bind=releases.bind,
     )
 
 
-def _warm_up(screen: InjectionScreen) -> None:
-    """Load the injection classifier and the grammar parser before the first request."""
+def _warm_up(screen: InjectionScreen, embedder: Embedder) -> None:
+    """Load the injection classifier, the grammar parser and the embedding model before
+    the first request."""
     screen.warm_up()
     load_pipeline()
+    embedder.warm_up()
 
 
 def _record_decision(report: GuardrailReport) -> None:

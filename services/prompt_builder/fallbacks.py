@@ -3,15 +3,14 @@ the output guardrail to deliver when the model's answers keep failing their chec
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from services.prompt_builder.templates import SOURCE_SLOT, AnswerSpec, Fallback
 from shared.agent import placeholders, render_slots, result_fields
 from shared.contracts import Chunk, RetrievalResult, ToolExchange
+from shared.text.sentences import sentences
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 EXCERPT_SENTENCES = 2
 TITLE, EXCERPT, PASSAGE = (f"{SOURCE_SLOT}.{name}" for name in ("title", "excerpt", "passage"))
 
@@ -22,10 +21,9 @@ class FallbackAnswer:
     sources: list[str]
 
 
-def excerpt(text: str, sentences: int = EXCERPT_SENTENCES) -> str:
+def excerpt(text: str, count: int = EXCERPT_SENTENCES) -> str:
     """The first sentences of a chunk's text, without its heading lines."""
-    body = " ".join(line for line in text.splitlines() if line and not line.startswith("#"))
-    return " ".join(_SENTENCE_END.split(body.strip())[:sentences])
+    return " ".join(sentences(text)[:count])
 
 
 def fallback_answer(

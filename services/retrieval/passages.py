@@ -11,14 +11,13 @@ two for 8. The next-best chunk gives a second passage, for questions of two part
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from shared.contracts import Chunk
 from shared.embeddings import Embedder
+from shared.text.sentences import sentences
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 PASSAGE_SENTENCES = 2
 PASSAGES = 2
 
@@ -26,12 +25,6 @@ PASSAGES = 2
 class Passage(NamedTuple):
     text: str
     source_id: str
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of a chunk's text, headings left out."""
-    body = " ".join(line for line in text.splitlines() if line and not line.startswith("#"))
-    return [sentence for sentence in _SENTENCE_END.split(body.strip()) if sentence]
 
 
 def answer_passages(question: str, chunks: Sequence[Chunk], embedder: Embedder) -> list[Passage]:

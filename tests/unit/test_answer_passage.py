@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.retrieval.passages import answer_passages, sentences
+from services.retrieval.passages import answer_passages
 from shared.contracts import Chunk
 from shared.embeddings import Embedder, default_query_embedder
+from shared.text.sentences import sentences
 
 WARRANTY = Chunk(
     source_id="warranty#1",

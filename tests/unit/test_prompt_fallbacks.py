@@ -90,7 +90,7 @@ def test_a_source_fallback_quotes_the_best_retrieved_chunk_and_cites_it() -> Non
 
 
 def test_an_excerpt_leaves_out_headings_and_keeps_the_first_sentences() -> None:
-    assert excerpt("# Title\nOne. Two! Three?", sentences=2) == "One. Two!"
+    assert excerpt("# Title\nOne. Two! Three?", count=2) == "One. Two!"
 
 
 def test_a_passage_fallback_quotes_the_passage_retrieval_picked_and_cites_its_chunk() -> None:
