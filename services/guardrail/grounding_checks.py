@@ -13,7 +13,7 @@ Findings name the kind of fact and where it should have come from, never its val
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from services.guardrail.output_checks import CHECKS, Check
 from services.guardrail.source_support import SourceSupport
@@ -42,6 +42,9 @@ _DANGLING = re.compile(
 )
 # A model kept from writing digits of its own may leave the number out: "a limit of  USD".
 _VALUE_LEFT_OUT = re.compile(r"\S  +\S|(?<![\d.,])\s+(?:USD|EUR|GBP)\b")
+# Redaction placeholders are upper case ([EMAIL#3f9a...]); a lower-case one is the model's.
+_MADE_UP_PLACEHOLDER = re.compile(r"\[[a-z][a-z_ ]*\]")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 _SENTENCE_ENDS = (".", "!", "?", ")", '"', "'", "…")
 
 
@@ -53,11 +56,32 @@ def complete(event: StepEvent) -> str | None:
     unfilled = placeholders(text)
     if unfilled:
         return f"the answer refers to slots that this request has no value for: {unfilled}"
-    if text and (not text.endswith(_SENTENCE_ENDS) or _DANGLING.search(text)):
-        return "the answer ends mid-sentence"
-    if _VALUE_LEFT_OUT.search(text):
-        return "a value is missing from the answer (a currency or a gap where a number was)"
-    return None
+    return next((finding for finding, broken in _BROKEN_TEXT if broken(text)), None)
+
+
+def _repeats_a_sentence(text: str) -> bool:
+    said = [" ".join(s.lower().split()) for s in _SENTENCE_SPLIT.split(text) if s.strip()]
+    return len(said) != len(set(said))
+
+
+# Text that no whole answer has, each with its finding.
+_BROKEN_TEXT: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    (
+        "the answer ends mid-sentence",
+        lambda text: (
+            bool(text) and (not text.endswith(_SENTENCE_ENDS) or bool(_DANGLING.search(text)))
+        ),
+    ),
+    (
+        "a value is missing from the answer (a currency or a gap where a number was)",
+        lambda text: bool(_VALUE_LEFT_OUT.search(text)),
+    ),
+    (
+        "the answer holds a placeholder of its own making ([like_this])",
+        lambda text: bool(_MADE_UP_PLACEHOLDER.search(text)),
+    ),
+    ("the answer repeats itself", _repeats_a_sentence),
+)
 
 
 def states_what_was_asked(event: StepEvent) -> str | None:

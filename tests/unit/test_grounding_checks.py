@@ -76,6 +76,9 @@ def test_an_action_no_call_made_cannot_be_claimed() -> None:
         ("It ships with the. Thanks!", "stop", "ends mid-sentence"),
         ("It exceeds the limit of  USD.", "stop", "a value is missing"),
         ("It exceeds the limit of USD.", "stop", "a value is missing"),
+        ("We offer [service_name] to customers.", "stop", "placeholder of its own making"),
+        ("It is shipped. Thanks. It is  shipped.", "stop", "a value is missing"),
+        ("It is shipped. Thanks! It is shipped.", "stop", "repeats itself"),
     ],
 )
 def test_an_incomplete_answer_is_refused(text: str, finish_reason: str, expected: str) -> None:
