@@ -60,7 +60,8 @@ _PHRASES = {("in", "transit"): "in transit", ("out", "for", "delivery"): "out fo
 STATUSES = frozenset([*_CANONICAL.values(), *_PHRASES.values()])
 _OPPOSITES = {"eligible": "not eligible", "paid": "unpaid", "valid": "invalid"}
 _MENTIONS_A_STATUS = re.compile(
-    r"\b(?:" + "|".join([*_CANONICAL, "transit", "delivery"]) + r")\b", re.IGNORECASE
+    r"\b(?:" + "|".join([*_CANONICAL, "transit", "delivery", "processed"]) + r")\b",
+    re.IGNORECASE,
 )
 # Verb forms that can state a status; a base form ("open a ticket") states none.
 _STATE_TAGS = frozenset({"VBN", "VBD", "VBG"})
@@ -107,6 +108,8 @@ def _status_words(doc: Doc, token: Token) -> tuple[str, Token] | None:
         if tuple(t.lower_ for t in following) == words:
             return status, following[-1]
     word = _CANONICAL.get(token.lower_)
+    if token.lower_ == "processed" and token.i > 0 and doc[token.i - 1].lower_ == "being":
+        word = "processing"  # "it is being processed": in process, not done
     if word is None or token.dep_ == "compound":
         return None
     if token.pos_ in ("VERB", "AUX") and token.tag_ not in _STATE_TAGS:
