@@ -35,7 +35,7 @@ def generate(output: Path) -> None:
     ]
     if protoc.main(args) != 0:
         sys.exit("protoc failed")
-    for generated in output.rglob("*.py*"):
+    for generated in (*output.rglob("*.py"), *output.rglob("*.pyi")):
         # protoc writes absolute imports rooted at the proto path; re-root them in our package.
         text = _IMPORT.sub(f"from {PACKAGE_PREFIX}.conduit.", generated.read_text())
         generated.write_text(text)
