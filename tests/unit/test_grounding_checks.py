@@ -10,16 +10,10 @@ from services.guardrail.grounding_checks import GroundingChecks, complete
 from shared.config import repo_root
 from shared.contracts import ModelOutput, StepEvent, ToolCall, ToolExchange
 from shared.tools import load_tool_catalog
+from tests.fixtures.tool_events import SHIPPED_ORDER
 
 CHECKS = GroundingChecks(load_tool_catalog(repo_root() / "config")).checks()
-ORDER = {
-    "order_id": "ORD-5001",
-    "status": "shipped",
-    "carrier": "UPS",
-    "tracking_number": "1Z999AA10123456784",
-    "estimated_delivery": "2026-12-09",
-    "updated_at": "2026-12-06 13:51:56",
-}
+ORDER = SHIPPED_ORDER
 
 
 def _order_event(text: str, *, finish_reason: str = "stop") -> StepEvent:

@@ -10,15 +10,9 @@ import pytest
 
 from shared.contracts import Chunk, ToolCall, ToolError, ToolExchange
 from shared.grounding import Evidence, Fact, Finding, ungrounded
+from tests.fixtures.tool_events import SHIPPED_ORDER
 
-ORDER = {
-    "order_id": "ORD-5001",
-    "status": "shipped",
-    "carrier": "UPS",
-    "tracking_number": "1Z999AA10123456784",
-    "estimated_delivery": "2026-12-09",
-    "updated_at": "2026-12-06 13:51:56",
-}
+ORDER = SHIPPED_ORDER
 ORDER_FACTS = {"lookup_order": ["order_id", "status", "carrier", "tracking_number",
                                 "estimated_delivery"]}  # fmt: skip
 POLICY = {
