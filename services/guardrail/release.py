@@ -10,6 +10,7 @@ reaches the stream topic.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections import OrderedDict
@@ -86,7 +87,8 @@ class WindowRelease:
         if generation.blocked or not window.strip():
             return
         generation.context.model_output.text = window
-        findings = findings_of(generation.context, self._checks)
+        # Parsing and embedding take milliseconds: off the event loop, like the output stage.
+        findings = await asyncio.to_thread(findings_of, generation.context, self._checks)
         if findings:
             generation.blocked = True
             log.info(

@@ -15,7 +15,7 @@ injection (`config/guardrails.yaml`), `stage: output` checks the answer. Example
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from opentelemetry import trace
 
@@ -81,9 +81,6 @@ class Guardrail:
         self._screen = screen
         self._output_checks = checks
 
-    def checks_named(self, names: Sequence[str]) -> list[Check]:
-        return [self._output_checks[name] for name in names]
-
     async def handle(self, event: StepEvent, call: StepCall) -> None:
         stage = call.params.get("stage")
         if stage == "input":
@@ -114,8 +111,7 @@ def build(settings: ConduitSettings, guardrail: GuardrailSettings | None = None)
     embedder = default_embedder()
     checks = output_checks(load_tool_catalog(settings.config_dir), embedder)
     handler = Guardrail(guardrail or GuardrailSettings(), screen, checks)
-    window_checks = handler.checks_named(WINDOW_CHECKS)
-    releases = WindowRelease(window_checks, Topics(settings.topic_prefix))
+    releases = WindowRelease([checks[n] for n in WINDOW_CHECKS], Topics(settings.topic_prefix))
     drafts: RawConsumer[DraftChunk] = RawConsumer(
         name="drafts",
         topic=lambda topics: topics.drafts,
