@@ -50,6 +50,20 @@ def recent_deploys(service: str) -> list[dict[str, Any]]:
     ]
 
 
+def recent_errors(service: str, since_minutes: int) -> list[tuple[int, str]]:
+    """(minutes ago, message) of the service's errors of the last `since_minutes`."""
+    return [
+        (ago, message)
+        for ago, level, message in _LOGS.get(service, [])
+        if level == "ERROR" and ago <= since_minutes
+    ]
+
+
+def minutes_since_deploy(service: str) -> int | None:
+    """How long ago the service was last deployed; None when it never was."""
+    return min((ago for ago, _, _ in _DEPLOYS.get(service, [])), default=None)
+
+
 def health(service: str) -> dict[str, Any]:
-    errors = sum(1 for ago, level, _ in _LOGS.get(service, []) if level == "ERROR" and ago <= 15)
+    errors = len(recent_errors(service, 15))
     return {"service": service, "status": "degraded" if errors else "healthy", "errors_15m": errors}

@@ -1,5 +1,8 @@
 """The IT-ops HTTP API of `config/openapi/itops.yaml`: logs, deploys, health, incident tickets.
 
+`/services/{service}/responder` names the on-call team an alert on the service goes to
+(`examples.itops.responders`).
+
 Run: `ITOPS_API_TOKEN=secret python -m examples.itops.http_api --port 8710`. Every request
 needs `Authorization: Bearer $ITOPS_API_TOKEN`. `POST /tickets` is idempotent on its
 `Idempotency-Key` header; a ticket goes to the on-call `team` it names (platform-oncall
@@ -23,13 +26,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from examples.itops import data
+from examples.itops import data, responders
 
 TOKEN_ENV = "ITOPS_API_TOKEN"
 FAULTS_ENV = "ITOPS_FAULTS"
-TEAMS = ("payments-oncall", "checkout-oncall", "search-oncall", "platform-oncall")
+TEAMS = (*responders.TEAMS.values(), responders.PLATFORM_TEAM)
 # Who gets a ticket that names no team.
-DEFAULT_TEAM = "platform-oncall"
+DEFAULT_TEAM = responders.PLATFORM_TEAM
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -100,6 +103,9 @@ def create_app(token: str, *, faults: bool = False) -> Starlette:
     async def service_health(request: Request) -> Response:
         return JSONResponse(data.health(_service(request.path_params["service"])))
 
+    async def find_responder(request: Request) -> Response:
+        return JSONResponse(responders.responder(_service(request.path_params["service"])))
+
     async def create_ticket(request: Request) -> Response:
         key = request.headers.get("idempotency-key")
         if not key:
@@ -155,6 +161,7 @@ def create_app(token: str, *, faults: bool = False) -> Starlette:
         Route("/logs", guarded(search_logs)),
         Route("/deploys", guarded(list_deploys)),
         Route("/services/{service}/health", guarded(service_health)),
+        Route("/services/{service}/responder", guarded(find_responder)),
         Route("/tickets", guarded(create_ticket), methods=["POST"]),
         Route("/tickets", guarded(list_tickets), methods=["GET"]),
     ]

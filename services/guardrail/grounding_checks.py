@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from services.guardrail.output_checks import CHECKS, Check
+from services.guardrail.refund_policy import REFUND_TOOL, RefundWithinPolicy
 from services.guardrail.source_support import SourceSupport
 from shared.agent import placeholders
 from shared.contracts import StepEvent
@@ -125,6 +126,8 @@ class GroundingChecks:
             claim.action: ActionVocabulary(lemmas=frozenset(claim.words))
             for claim in claims.values()
         }
+        refund = claims.get(REFUND_TOOL)
+        self._refund_words = ActionVocabulary(frozenset(refund.words if refund else ()))
 
     def checks(self) -> Mapping[str, Check]:
         return {
@@ -132,6 +135,7 @@ class GroundingChecks:
             "claims_match_actions": self.claims_match_actions,
             "complete": complete,
             "states_what_was_asked": states_what_was_asked,
+            "refund_within_policy": RefundWithinPolicy(self._refund_words),
         }
 
     def grounded(self, event: StepEvent) -> str | None:

@@ -3,7 +3,7 @@
 
 A check takes the step event and returns a human-readable finding when it fails, None
 when it passes. Adding a check is one function and one `CHECKS` entry; checks that need
-the tool catalog are in `services.guardrail.grounding_checks`.
+the tool catalog (`refund_within_policy` too) are in `services.guardrail.grounding_checks`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
-from services.guardrail.refund_policy import refund_within_policy
 from shared.contracts import StepEvent
 from shared.pii import find
 
@@ -47,7 +46,6 @@ CHECKS: Mapping[str, Check] = {
     "not_empty": not_empty,
     "no_pii": no_pii,
     "cites_sources": cites_sources,
-    "refund_within_policy": refund_within_policy,
 }
 
 

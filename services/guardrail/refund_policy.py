@@ -3,6 +3,8 @@
 Reads the request's tool exchanges: a successful `check_refund_policy` result carries
 `refundable_amount` for its `invoice_id`; a successful `issue_refund` carries `amount`
 (in its arguments or its result). The latest policy result per invoice sets the limit.
+An amount in a sentence that refuses the refund ("I cannot refund the 200.0 USD") promises
+nothing; whether it is a true fact is the `grounded` check's business.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from shared.contracts import StepEvent, ToolExchange
-from shared.text import find_money
+from shared.grounding import ActionVocabulary, claimed_actions, refused_actions
+from shared.text import MoneyMention, find_money
 
 POLICY_TOOL = "check_refund_policy"
 REFUND_TOOL = "issue_refund"
@@ -89,8 +92,12 @@ def _refund_violations(
             yield f"{paid} was issued for {invoice}, above the refundable {limit}"
 
 
-def _answer_violations(text: str, limits: dict[str, Decimal]) -> Iterator[str]:
+def _answer_violations(
+    text: str, limits: dict[str, Decimal], refund: ActionVocabulary
+) -> Iterator[str]:
     mentions = find_money(text)
+    if mentions:
+        mentions = _promised(text, mentions, refund)
     if not mentions:
         return
     if not limits:
@@ -106,11 +113,32 @@ def _answer_violations(text: str, limits: dict[str, Decimal]) -> Iterator[str]:
             yield f"the answer mentions {mention.written}, above the refundable {ceiling}"
 
 
-def refund_within_policy(event: StepEvent) -> str | None:
-    """A finding when a refund issued or an amount promised exceeds the policy's limit."""
-    limits = policy_limits(event.tool_exchanges)
-    violations = [
-        *_refund_violations(event.tool_exchanges, limits),
-        *_answer_violations(event.model_output.text, limits),
+def _promised(
+    text: str, mentions: list[MoneyMention], refund: ActionVocabulary
+) -> list[MoneyMention]:
+    """The mentions outside sentences that refuse the refund and claim none."""
+    actions = {"refund": refund}
+    claims = claimed_actions(text, actions)
+    refusals = [r for r in refused_actions(text, actions) if r not in claims]
+    return [
+        mention
+        for mention in mentions
+        if not any(r.sentence_start <= mention.start < r.sentence_end for r in refusals)
     ]
-    return "; ".join(violations) or None
+
+
+class RefundWithinPolicy:
+    """The check, with the words answers use for a refund (the refund tool's `claims` in
+    the tool catalog). Example: `RefundWithinPolicy(ActionVocabulary(frozenset({"refund"})))`."""
+
+    def __init__(self, refund: ActionVocabulary) -> None:
+        self._refund = refund
+
+    def __call__(self, event: StepEvent) -> str | None:
+        """A finding when a refund issued or an amount promised exceeds the policy's limit."""
+        limits = policy_limits(event.tool_exchanges)
+        violations = [
+            *_refund_violations(event.tool_exchanges, limits),
+            *_answer_violations(event.model_output.text, limits, self._refund),
+        ]
+        return "; ".join(violations) or None

@@ -20,7 +20,13 @@ The spaCy pipeline that reads statuses and claims loads on first use (about a se
 a service calls `load_pipeline()` at start-up so that no request pays for it.
 """
 
-from shared.grounding.claims import ActionVocabulary, Claim, claimed_actions, unbacked_claims
+from shared.grounding.claims import (
+    ActionVocabulary,
+    Claim,
+    claimed_actions,
+    refused_actions,
+    unbacked_claims,
+)
 from shared.grounding.evidence import Evidence, Fact
 from shared.grounding.grammar import load_pipeline
 from shared.grounding.kinds import KINDS, Kind, Mention
@@ -41,6 +47,7 @@ __all__ = [
     "find_mentions",
     "is_grounded",
     "load_pipeline",
+    "refused_actions",
     "unbacked_claims",
     "ungrounded",
 ]

@@ -98,6 +98,29 @@ def claimed_actions(text: str, actions: Mapping[str, ActionVocabulary]) -> list[
     return claims
 
 
+def refused_actions(text: str, actions: Mapping[str, ActionVocabulary]) -> list[Claim]:
+    """The sentences of `text` that say an action was or will not be done for the customer:
+    "I cannot refund invoice INV-1004", "it is not eligible for a refund", "no refund was
+    made". Example:
+
+    >>> refund = {"refund": ActionVocabulary(frozenset({"refund"}))}
+    >>> [c.action for c in refused_actions("We cannot refund this invoice.", refund)]
+    ['refund']
+    >>> refused_actions("We have refunded 20 USD.", refund)
+    []
+    """
+    refusals: list[Claim] = []
+    with parsed(text) as doc:
+        for token in doc:
+            words = _lemmas(token)
+            for action, vocabulary in actions.items():
+                if words & vocabulary.lemmas and _refuses(token):
+                    refusal = Claim(action, token.sent.start_char, token.sent.end_char)
+                    if refusal not in refusals:
+                        refusals.append(refusal)
+    return refusals
+
+
 def unbacked_claims(
     text: str, actions: Mapping[str, ActionVocabulary], completed: Collection[str]
 ) -> list[Finding]:
@@ -145,6 +168,13 @@ def _claims(token: Token) -> bool:
     if token.pos_ == "VERB" or participle:
         return _verb_claims(token)
     return False
+
+
+def _refuses(token: Token) -> bool:
+    if token.pos_ in _NOUNS and has_negative_determiner(token):
+        return True
+    clause = read_clause(clause_head(token))
+    return clause.negated or (clause.head.lemma_ in _REFUSALS and clause.head.i != token.i)
 
 
 def _noun_claims(noun: Token) -> bool:

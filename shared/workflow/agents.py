@@ -74,10 +74,15 @@ class AgentCatalog(_Strict):
 
 
 class SupervisorSpec(_Strict):
-    """A step whose model chooses which of `agents` takes the request."""
+    """A step whose model chooses which of `agents` takes the request, unless the request's
+    classified intent (when confident) names one in `by_intent`. Example:
+    `{prompt: support_desk, agents: [billing, orders], by_intent: {refund: billing}}`."""
 
     prompt: str
     agents: tuple[str, ...] = Field(min_length=1)
+    # A confident intent picks its agent without asking the model: the embedding classifier
+    # reads the customer's main request better than a small model reading a long prompt.
+    by_intent: dict[str, str] = Field(default_factory=dict)
     model: str | None = None
     checks: tuple[str, ...] = DEFAULT_CHECKS
     regenerate: int = Field(default=DEFAULT_REGENERATE, ge=0, le=5)
@@ -175,7 +180,10 @@ class _Expander:
             step_id: {
                 "service": "prompt-builder",
                 "params": self._prompt_params(supervisor.prompt, supervisor.agents),
-                "next": f"{step_id}.decide",
+                "next": [
+                    *self._intent_edges(f"steps.{step_id}.supervisor.by_intent", supervisor),
+                    {"to": f"{step_id}.decide"},
+                ],
             },
             f"{step_id}.decide": {
                 "service": "inference",
@@ -205,6 +213,14 @@ class _Expander:
         if model is not None:
             params["model"] = model
         return params
+
+    def _intent_edges(self, where: str, supervisor: SupervisorSpec) -> list[Raw]:
+        edges = []
+        for intent, agent in supervisor.by_intent.items():
+            if agent not in supervisor.agents or agent not in self._entry:
+                self._fail(f"{where}.{intent}", f"agent {agent!r} is not among `agents`")
+            edges.append({"when": {"intent": intent}, "to": self._entry[agent]})
+        return edges
 
     def _delegation_edges(self, where: str, delegates: tuple[str, ...]) -> list[Raw]:
         edges = []

@@ -65,8 +65,8 @@ async def test_an_operators_alert_reads_logs_and_deploys_then_opens_one_routed_t
 
     assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
     tools = [x.call.tool for x in response.tool_exchanges]
-    assert tools == ["search_logs", "list_deploys", "open_incident_ticket"], (
-        f"expected logs, then deploys, then one ticket: {tools}"
+    assert tools == ["search_logs", "list_deploys", "find_responder", "open_incident_ticket"], (
+        f"expected logs, deploys, the responding team, then one ticket: {tools}"
     )
     failed = [(x.call.tool, x.error.message) for x in response.tool_exchanges if not x.ok]
     assert not failed, f"IT-ops calls failed: {failed}"

@@ -130,6 +130,54 @@ def test_the_supervisors_choice_routes_to_that_agents_first_step(
     assert route.step_id == expected, f"delegate_to={chosen} went to {route.step_id}"
 
 
+@pytest.mark.parametrize(("intent", "expected"), [("refund", "billing"), ("order_status", "orders")])
+def test_a_confident_intent_picks_the_supervisors_agent_without_the_model(
+    registry: WorkflowRegistry, intent: str, expected: str
+) -> None:
+    event = _event_at("support_desk", "desk")
+    event.intent.intent = intent
+
+    route = advance(registry, event, NOW_MS)
+
+    assert isinstance(route, Continue), route
+    assert route.step_id == expected, f"intent {intent} went to {route.step_id}"
+
+
+def test_an_unsure_intent_leaves_the_choice_to_the_supervisors_model(
+    registry: WorkflowRegistry,
+) -> None:
+    event = _event_at("support_desk", "desk")
+    event.intent.intent, event.intent.fallback = "refund", True
+
+    route = advance(registry, event, NOW_MS)
+
+    assert isinstance(route, Continue), route
+    assert route.step_id == "desk.decide", "a low-confidence intent must not pick the agent"
+
+
+def test_a_supervisor_intent_naming_another_agent_is_an_error(tmp_path: Path) -> None:
+    agents = {"billing": {"description": "bills", "prompt": "refund_agent"}}
+    workflow = {
+        "name": "desk",
+        "version": "1",
+        "start": "desk",
+        "steps": {
+            "desk": {
+                "supervisor": {
+                    "prompt": "support_desk",
+                    "agents": ["billing"],
+                    "by_intent": {"order_status": "orders"},
+                }
+            },
+            "billing": {"agent": "billing"},
+        },
+    }
+    message = _load_error(_write_config(tmp_path, agents, workflow))
+
+    assert "steps.desk.supervisor.by_intent.order_status" in message, message
+    assert "not among `agents`" in message, message
+
+
 def test_a_supervisor_that_answers_itself_goes_to_its_output_check(
     registry: WorkflowRegistry,
 ) -> None:

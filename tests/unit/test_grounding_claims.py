@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from shared.grounding import ActionVocabulary, Claim, claimed_actions, unbacked_claims
+from shared.grounding import (
+    ActionVocabulary,
+    Claim,
+    claimed_actions,
+    refused_actions,
+    unbacked_claims,
+)
 
 ACTIONS = {
     "refund": ActionVocabulary(frozenset({"refund", "reimburse", "credit", "repay"})),
@@ -144,3 +150,24 @@ def test_a_claim_of_an_action_no_call_completed_is_a_finding_without_values() ->
 def test_a_refusal_needs_no_call() -> None:
     text = "Your invoice INV-1001 is not eligible for a refund, so no refund was issued."
     assert unbacked_claims(text, ACTIONS, completed=set()) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I cannot refund invoice INV-1004: the charges exceed the limit of 100.0 USD.",
+        "Invoice INV-1004 is not eligible for a refund.",
+        "Your invoice of 200.0 USD cannot be refunded automatically.",
+        "No refund of 200.0 USD can be made.",
+        "Your refund of 200.0 USD was declined.",
+    ],
+)
+def test_a_sentence_that_withholds_the_action_is_a_refusal(text: str) -> None:
+    assert [r.action for r in refused_actions(text, ACTIONS)] == ["refund"], text
+
+
+@pytest.mark.parametrize(
+    "text", ["I have refunded 49.99 USD.", "We can refund 20 USD today.", "Refunds take 5 days."]
+)
+def test_a_sentence_that_does_or_offers_the_action_is_no_refusal(text: str) -> None:
+    assert refused_actions(text, ACTIONS) == [], text

@@ -257,6 +257,24 @@ async def test_answer_amount_without_any_policy_check_fails() -> None:
     assert len(findings) == 1, "refund amounts need a passing policy check"
 
 
+async def test_an_amount_in_a_refusal_is_no_promise() -> None:
+    event = _event(
+        text="I cannot refund invoice INV-1004 of 200.0 USD: it exceeds the limit of 100.0 USD.",
+        exchanges=(_policy("INV-1004", 0.0),),
+    )
+
+    assert await _guard(event, "refund_within_policy") == []
+
+
+async def test_an_amount_in_a_sentence_that_refuses_and_claims_a_refund_is_checked() -> None:
+    event = _event(
+        text="I cannot refund all of it, but I have refunded 200.0 USD for INV-1004.",
+        exchanges=(_policy("INV-1004", 100.0),),
+    )
+
+    assert len(await _guard(event, "refund_within_policy")) == 1
+
+
 async def test_answer_without_amounts_or_refunds_passes_the_refund_check() -> None:
     findings = await _guard(_event(text="Invoice INV-1001 was paid."), "refund_within_policy")
 

@@ -46,6 +46,7 @@ def test_repository_catalog_declares_the_refund_order_customer_and_itops_tools(
         "search_logs",
         "list_deploys",
         "service_health",
+        "find_responder",
         "open_incident_ticket",
         "itops_search_logs",
         "itops_recent_deploys",

@@ -138,6 +138,8 @@ def _alert_event(*services: str) -> StepEvent:
         event.tool_exchanges.append(
             exchange("search_logs", {"service": service, "since_minutes": None}, {"entries": []})
         )
+        team = {"service": service, "team": "platform-oncall", "reason": "no deploy"}
+        event.tool_exchanges.append(exchange("find_responder", {"service": service}, team))
     return event
 
 
@@ -145,7 +147,12 @@ def test_a_side_effect_done_for_its_bound_values_is_not_offered_again(
     catalog: ToolCatalog,
 ) -> None:
     event = _alert_event("payments", "search")
-    ticket = {"service": "payments", "title": "pool exhausted", "severity": "sev1", "team": None}
+    ticket = {
+        "service": "payments",
+        "title": "pool exhausted",
+        "severity": "sev1",
+        "team": "platform-oncall",
+    }
     event.tool_exchanges.append(exchange("open_incident_ticket", ticket, {"ticket_id": "INC-1"}))
 
     offered = _by_name(offerable_tools(catalog, ["open_incident_ticket"], event))
