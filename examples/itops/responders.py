@@ -31,9 +31,9 @@ def responder(service: str) -> dict[str, Any]:
     """`{service, team, reason}` for an alert on `service` (one of `data.SERVICES`)."""
     errors = data.recent_errors(service, _RECENT_DEPLOY_MINUTES)
     deploy = data.minutes_since_deploy(service)
-    if errors and deploy is not None and deploy <= _RECENT_DEPLOY_MINUTES:
-        if min(ago for ago, _ in errors) <= deploy:
-            return _answer(service, TEAMS[service], f"errors began after a deploy {deploy} min ago")
+    recent_deploy = deploy is not None and deploy <= _RECENT_DEPLOY_MINUTES
+    if errors and recent_deploy and max(ago for ago, _ in errors) <= (deploy or 0):
+        return _answer(service, TEAMS[service], f"errors began after a deploy {deploy} min ago")
     for _, message in errors:
         upstream = _UPSTREAM.search(message)
         if upstream and upstream["service"] in TEAMS:

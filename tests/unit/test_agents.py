@@ -130,7 +130,9 @@ def test_the_supervisors_choice_routes_to_that_agents_first_step(
     assert route.step_id == expected, f"delegate_to={chosen} went to {route.step_id}"
 
 
-@pytest.mark.parametrize(("intent", "expected"), [("refund", "billing"), ("order_status", "orders")])
+@pytest.mark.parametrize(
+    ("intent", "expected"), [("refund", "billing"), ("order_status", "orders")]
+)
 def test_a_confident_intent_picks_the_supervisors_agent_without_the_model(
     registry: WorkflowRegistry, intent: str, expected: str
 ) -> None:
