@@ -1,7 +1,8 @@
 """Output checks that hold an answer to this request's facts, for any model and any text:
 
 - `grounded`: every date, time, amount, duration, id and status the answer states is a
-  value of a tool result (a field the tool declares stateable) or of a retrieved chunk;
+  value of a tool result (a field the tool declares stateable) or of a retrieved chunk,
+  and no date is put in a tense its day contradicts ("shipped on" a day still to come);
 - `claims_match_actions`: an answer says an action happened (a refund, a ticket) only
   when a side-effect call of that action completed in this request, in any wording;
 - `complete`: not cut by the token limit, not ending mid-sentence, no unfilled `{slot}`;
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 
 from services.guardrail.output_checks import CHECKS, Check
 from services.guardrail.refund_policy import REFUND_TOOL, RefundWithinPolicy
@@ -28,6 +30,7 @@ from shared.grounding import (
     Kind,
     find_mentions,
     is_grounded,
+    misdated,
     unbacked_claims,
     ungrounded,
 )
@@ -142,7 +145,8 @@ class GroundingChecks:
         evidence = Evidence.from_request(
             event.tool_exchanges, event.retrieval.chunks, stateable=self._stateable
         )
-        findings = ungrounded(event.model_output.text, evidence)
+        text = event.model_output.text
+        findings = [*ungrounded(text, evidence), *misdated(text, _request_day(event))]
         return "; ".join(finding.describe() for finding in findings) or None
 
     def claims_match_actions(self, event: StepEvent) -> str | None:
@@ -153,6 +157,13 @@ class GroundingChecks:
         }
         findings = unbacked_claims(event.model_output.text, self._actions, completed)
         return "; ".join(finding.describe() for finding in findings) or None
+
+
+def _request_day(event: StepEvent) -> date:
+    """The day (UTC) the request was made, which "tomorrow" and tenses are read from."""
+    created_ms = event.envelope.created_unix_ms
+    moment = datetime.fromtimestamp(created_ms / 1000, UTC) if created_ms else datetime.now(UTC)
+    return moment.date()
 
 
 def output_checks(catalog: ToolCatalog, embedder: Embedder) -> dict[str, Check]:

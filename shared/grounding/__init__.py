@@ -32,6 +32,7 @@ from shared.grounding.grammar import load_pipeline
 from shared.grounding.kinds import KINDS, Kind, Mention
 from shared.grounding.matching import Finding, FindingKind, is_grounded, ungrounded
 from shared.grounding.mentions import find_mentions
+from shared.grounding.tense import misdated
 
 __all__ = [
     "KINDS",
@@ -47,6 +48,7 @@ __all__ = [
     "find_mentions",
     "is_grounded",
     "load_pipeline",
+    "misdated",
     "refused_actions",
     "unbacked_claims",
     "ungrounded",

@@ -29,7 +29,7 @@ from shared.grounding.evidence import Evidence, Fact
 from shared.grounding.kinds import Kind, Mention
 from shared.grounding.mentions import find_mentions
 
-FindingKind = Kind | Literal["action"]
+FindingKind = Kind | Literal["action", "tense"]
 _NOUNS: dict[FindingKind, str] = {
     "date": "a date",
     "time": "a time",
@@ -60,6 +60,11 @@ class Finding:
 
     def describe(self) -> str:
         """A message for logs and regeneration prompts, without the value itself."""
+        if self.kind == "tense":
+            return (
+                "the answer says something happened on a day still to come, or will happen"
+                " on a day gone"
+            )
         if self.kind == "action":
             return (
                 f"the answer says the action {self.action!r} was done, but no {self.action!r}"

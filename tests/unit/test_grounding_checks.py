@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from services.guardrail.grounding_checks import GroundingChecks, complete
 from shared.config import repo_root
-from shared.contracts import ModelOutput, StepEvent, ToolCall, ToolExchange
+from shared.contracts import Envelope, ModelOutput, StepEvent, ToolCall, ToolExchange
 from shared.tools import load_tool_catalog
 from tests.fixtures.tool_events import SHIPPED_ORDER
 
 CHECKS = GroundingChecks(load_tool_catalog(repo_root() / "config")).checks()
 ORDER = SHIPPED_ORDER
+# Two days before the order's estimated delivery (2026-12-09).
+ASKED_AT_MS = int(datetime(2026, 12, 7, 12, tzinfo=UTC).timestamp() * 1000)
 
 
 def _order_event(text: str, *, finish_reason: str = "stop") -> StepEvent:
@@ -23,6 +26,7 @@ def _order_event(text: str, *, finish_reason: str = "stop") -> StepEvent:
         result_json=json.dumps(ORDER),
     )
     return StepEvent(
+        envelope=Envelope(created_unix_ms=ASKED_AT_MS),
         tool_exchanges=[lookup],
         model_output=ModelOutput(text=text, finish_reason=finish_reason),
     )
@@ -51,6 +55,20 @@ def test_a_fact_no_stateable_result_field_has_is_refused_without_its_value(text:
     assert finding is not None, f"{text!r} passed the grounding check"
     assert "ORD-5002" not in finding, f"the value leaked: {finding}"
     assert "12-06" not in finding, f"the value leaked: {finding}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your order ORD-5001 was shipped on December 9, 2026.",
+        "Your order ORD-5001 has been delivered on 2026-12-09.",
+    ],
+)
+def test_a_true_date_in_a_tense_its_day_contradicts_is_refused(text: str) -> None:
+    finding = CHECKS["grounded"](_order_event(text))
+
+    assert finding is not None, f"{text!r} says a day still to come has passed"
+    assert "still to come" in finding, finding
 
 
 def test_an_action_no_call_made_cannot_be_claimed() -> None:
