@@ -16,7 +16,6 @@ from datetime import date, timedelta
 
 from shared.grounding.dates import find_dates
 from shared.grounding.grammar import FUTURE_MODALS, clause_head, parsed, read_clause
-from shared.grounding.kinds import Mention
 from shared.grounding.matching import Finding
 
 # The days that a day named without a year may fall on: this year's, last year's or next.
