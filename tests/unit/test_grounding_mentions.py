@@ -297,6 +297,8 @@ def test_the_public_names_are_pinned() -> None:
         "claimed_actions",
         "find_mentions",
         "load_pipeline",
+        "misdated",
+        "refused_actions",
         "is_grounded",
         "unbacked_claims",
         "ungrounded",
