@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import numpy as np
+import pytest
+import yaml
+
+from services.retrieval.chunking import split_into_chunks
+from services.retrieval.parsing import parse_document
 from services.retrieval.passages import answer_passages
+from shared.config import repo_root
 from shared.contracts import Chunk
-from shared.embeddings import Embedder, default_query_embedder
+from shared.embeddings import Embedder, default_embedder, default_query_embedder
 from shared.text.sentences import sentences
+
+TUNING_SET = repo_root() / "tests" / "data" / "passage_tuning.yaml"
+TOP_K = 3  # as config/workflows/product_question.yaml retrieves
 
 WARRANTY = Chunk(
     source_id="warranty#1",
@@ -50,3 +60,33 @@ def test_the_passage_keeps_two_sentences_in_the_chunks_order(embedder: Embedder)
 
 def test_nothing_retrieved_gives_no_passage(embedder: Embedder) -> None:
     assert answer_passages("How long is the warranty?", [], embedder) == []
+
+
+def _knowledge_chunks() -> list[Chunk]:
+    chunks = []
+    for path in sorted((repo_root() / "config" / "knowledge").glob("*.md")):
+        document = parse_document(path.read_text(encoding="utf-8"), "")
+        for number, chunk in enumerate(
+            split_into_chunks(document, default_embedder().count_tokens)
+        ):
+            chunks.append(
+                Chunk(source_id=f"{path.stem}#{number}", heading=chunk.heading, text=chunk.text)
+            )
+    return chunks
+
+
+def _tuning_questions() -> list[dict[str, Any]]:
+    questions: list[dict[str, Any]] = yaml.safe_load(TUNING_SET.read_text())["questions"]
+    return questions
+
+
+def test_the_passages_hold_the_answer_to_every_tuning_question(embedder: Embedder) -> None:
+    chunks = _knowledge_chunks()
+    vectors = embedder.embed([f"{c.heading}\n{c.text}" for c in chunks])
+    missed = []
+    for question in _tuning_questions():
+        closest = np.argsort(-(vectors @ embedder.embed([question["q"]])[0]))[:TOP_K]
+        passages = answer_passages(question["q"], [chunks[i] for i in closest], embedder)
+        if not any(question["holds"] in passage.text for passage in passages):
+            missed.append(question["q"])
+    assert not missed, f"no passage holds the answer to: {missed}"
