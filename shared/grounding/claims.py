@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 _REFUSALS = frozenset(
     {"reject", "decline", "deny", "refuse", "fail", "cancel", "reverse", "block", "stop"}
 )
+# Verbs by which the customer comes to have what their object names: "you received a refund".
+_RECEIPTS = frozenset({"receive", "get", "obtain"})
 _SUBJECTS = frozenset({"nsubj", "nsubjpass"})
 _NOUNS = frozenset({"NOUN", "PROPN"})
 _PARTICIPLES = frozenset({"VBN", "VBD"})
@@ -193,9 +195,11 @@ def _noun_claims(noun: Token) -> bool:
     if yours and noun.dep_ in _SUBJECTS:
         return True  # "your refund ..." takes the refund as given, whatever the verb says
     if _customer_acts(clause) and noun.dep_ not in _SUBJECTS and not yours:
-        # "you asked for a refund" is no refund; "you will receive a refund" promises one.
+        # "you asked for a refund" is no refund; "you will receive a refund" promises one,
+        # and "you have received a refund" says it came.
         expected = clause.modal == "should" and not is_generic(noun)
-        return clause.modal in FUTURE_MODALS or expected
+        received = clause.head.lemma_ in _RECEIPTS and clause.past and not clause.modal
+        return clause.modal in FUTURE_MODALS or expected or received
     return not (_hedged(clause) or (is_generic(noun) and clause.simple_present))
 
 

@@ -44,6 +44,8 @@ ACTIONS = {
         ("You will receive your refund within 5-7 business days.", "refund"),
         ("Your refund will arrive in 5 to 7 business days.", "refund"),
         ("You will receive a full refund.", "refund"),
+        ("You have received a refund of 20 USD.", "refund"),
+        ("You got your refund yesterday.", "refund"),
         ("We will refund the duplicate charge.", "refund"),
         ("I am going to refund you now.", "refund"),
         ("Your refund should appear on your statement within 5-7 business days.", "refund"),
