@@ -5,7 +5,8 @@
   and no date is put in a tense its day contradicts ("shipped on" a day still to come);
 - `claims_match_actions`: an answer says an action happened (a refund, a ticket) only
   when a side-effect call of that action completed in this request, in any wording;
-- `complete`: not cut by the token limit, not ending mid-sentence, no unfilled `{slot}`;
+- `complete`: not cut by the token limit, not ending mid-sentence, no unfilled `{slot}`,
+  no value of the request stated twice;
 - `states_what_was_asked`: the values the template says an answer must state are in it.
 
 Findings name the kind of fact and where it should have come from, never its value.
@@ -14,7 +15,7 @@ Findings name the kind of fact and where it should have come from, never its val
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 
 from services.guardrail.output_checks import CHECKS, Check
@@ -49,6 +50,8 @@ _VALUE_LEFT_OUT = re.compile(r"\S  +\S|(?<![\d.,])\s+(?:USD|EUR|GBP)\b")
 # Redaction placeholders are upper case ([EMAIL#3f9a...]); a lower-case one is the model's.
 _MADE_UP_PLACEHOLDER = re.compile(r"\[[a-z][a-z_ ]*\]")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+# Shorter values (USD, UPS) are words an answer may well use twice.
+_SHORTEST_VALUE = 4
 _SENTENCE_ENDS = (".", "!", "?", ")", '"', "'", "…")
 
 
@@ -60,7 +63,22 @@ def complete(event: StepEvent) -> str | None:
     unfilled = placeholders(text)
     if unfilled:
         return f"the answer refers to slots that this request has no value for: {unfilled}"
+    if _states_a_value_twice(text, event.prompt.answer_slots.values()):
+        return "the answer states the same value twice: each value belongs in one place"
     return next((finding for finding, broken in _BROKEN_TEXT if broken(text)), None)
+
+
+def _states_a_value_twice(text: str, values: Iterable[str]) -> bool:
+    """Whether a value of this request (a slot's) stands twice in `text`: a short answer
+    that does has put it where another belongs ("delivered to processing on processing").
+    Amounts may well repeat ("charged 49.99 USD twice; I refunded 49.99 USD"): only values
+    with a letter count."""
+    worded = {v.strip().casefold() for v in values if any(c.isalpha() for c in v)}
+    for value in {v for v in worded if len(v) >= _SHORTEST_VALUE}:
+        whole = rf"(?<![\w-]){re.escape(value)}(?![\w-])"
+        if len(re.findall(whole, text.casefold())) > 1:
+            return True
+    return False
 
 
 def _repeats_a_sentence(text: str) -> bool:

@@ -145,7 +145,7 @@ class RetrievalStep:
             if passages:
                 event.retrieval.answer_passage, event.retrieval.answer_source = passages[0]
             if len(passages) > 1:
-                event.retrieval.second_passage = passages[1].text
+                event.retrieval.second_passage, event.retrieval.second_source = passages[1]
 
     async def _screened(self, chunks: list[Chunk], event: StepEvent) -> list[Chunk]:
         """Knowledge text is screened here, once per request, so the prompt, the answer's

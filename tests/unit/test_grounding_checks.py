@@ -78,6 +78,27 @@ def test_an_action_no_call_made_cannot_be_claimed() -> None:
     assert "refund" in finding, finding
 
 
+def _slotted_event(text: str, **slots: str) -> StepEvent:
+    event = _order_event(text)
+    event.prompt.answer_slots.update(slots)
+    return event
+
+
+def test_a_value_stated_twice_stands_where_another_belongs() -> None:
+    text = "Your order ORD-5002 is processing and will be delivered to processing."
+    finding = complete(_slotted_event(text, order_id="ORD-5002", status="processing"))
+
+    assert finding is not None, f"{text!r} passed as complete"
+    assert "same value twice" in finding, finding
+
+
+def test_a_value_inside_a_longer_value_is_not_stated_twice() -> None:
+    text = "Opened INC-4101 (sev1) for payments, routed to payments-oncall."
+    event = _slotted_event(text, service="payments", team="payments-oncall")
+
+    assert complete(event) is None
+
+
 @pytest.mark.parametrize(
     ("text", "finish_reason", "expected"),
     [

@@ -105,6 +105,50 @@ def test_a_passage_fallback_quotes_the_passage_retrieval_picked_and_cites_its_ch
     )
 
 
+SHIPPING = Chunk(
+    source_id="shipping-policy#1",
+    document_id="shipping-policy",
+    title="Shipping policy",
+    text="Express shipping costs 14.99 USD.",
+    score=0.7,
+)
+POLICY_RETURNS = Chunk(
+    source_id="refund-policy#3",
+    document_id="refund-policy",
+    title="Refund policy",
+    text="Items can be returned within 30 days.",
+    score=0.7,
+)
+
+
+def _quoting(second: Chunk) -> tuple[str, list[str]] | None:
+    spec = AnswerSpec(fallbacks=[Fallback(text="Our {source.title} says: {source.passage}")])
+    retrieval = RetrievalResult(
+        chunks=[POLICY, second],
+        answer_passage="They take 5 to 7 business days.",
+        answer_source=POLICY.source_id,
+        second_passage=second.text,
+        second_source=second.source_id,
+    )
+    found = fallback_answer(spec, [], retrieval, {})
+    return None if found is None else (found.text, found.sources)
+
+
+def test_a_passage_fallback_quotes_the_second_passage_of_the_same_document_too() -> None:
+    assert _quoting(POLICY_RETURNS) == (
+        "Our Refund policy says: They take 5 to 7 business days. "
+        "Items can be returned within 30 days.",
+        ["refund-policy#4", "refund-policy#3"],
+    )
+
+
+def test_a_passage_fallback_leaves_out_another_documents_passage() -> None:
+    assert _quoting(SHIPPING) == (
+        "Our Refund policy says: They take 5 to 7 business days.",
+        ["refund-policy#4"],
+    )
+
+
 def test_a_passage_fallback_does_not_fit_when_retrieval_picked_no_passage() -> None:
     spec = AnswerSpec(fallbacks=[Fallback(text="Our {source.title} says: {source.passage}")])
 

@@ -253,7 +253,7 @@ class Chunk(_message.Message):
     def __init__(self, source_id: _Optional[str] = ..., document_id: _Optional[str] = ..., text: _Optional[str] = ..., score: _Optional[float] = ..., title: _Optional[str] = ..., heading: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class RetrievalResult(_message.Message):
-    __slots__ = ("query", "chunks", "store", "mode", "answer_passage", "answer_source", "second_passage")
+    __slots__ = ("query", "chunks", "store", "mode", "answer_passage", "answer_source", "second_passage", "second_source")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
@@ -261,6 +261,7 @@ class RetrievalResult(_message.Message):
     ANSWER_PASSAGE_FIELD_NUMBER: _ClassVar[int]
     ANSWER_SOURCE_FIELD_NUMBER: _ClassVar[int]
     SECOND_PASSAGE_FIELD_NUMBER: _ClassVar[int]
+    SECOND_SOURCE_FIELD_NUMBER: _ClassVar[int]
     query: str
     chunks: _containers.RepeatedCompositeFieldContainer[Chunk]
     store: str
@@ -268,7 +269,8 @@ class RetrievalResult(_message.Message):
     answer_passage: str
     answer_source: str
     second_passage: str
-    def __init__(self, query: _Optional[str] = ..., chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ..., store: _Optional[str] = ..., mode: _Optional[str] = ..., answer_passage: _Optional[str] = ..., answer_source: _Optional[str] = ..., second_passage: _Optional[str] = ...) -> None: ...
+    second_source: str
+    def __init__(self, query: _Optional[str] = ..., chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ..., store: _Optional[str] = ..., mode: _Optional[str] = ..., answer_passage: _Optional[str] = ..., answer_source: _Optional[str] = ..., second_passage: _Optional[str] = ..., second_source: _Optional[str] = ...) -> None: ...
 
 class PromptMessage(_message.Message):
     __slots__ = ("role", "content")
