@@ -58,7 +58,7 @@ def _render(
     names = placeholders(fallback.text)
     source = _source_chunk(cited, retrieval, quotes_passage=PASSAGE in names)
     values = dict(slots)
-    quoted: list[str] = []
+    quoted: list[tuple[str, str]] = []
     if source is not None:
         values[TITLE] = source.title
         values[EXCERPT] = excerpt(source.text)
