@@ -26,6 +26,11 @@ def excerpt(text: str, count: int = EXCERPT_SENTENCES) -> str:
     return " ".join(sentences(text)[:count])
 
 
+def request_results(exchanges: Sequence[ToolExchange]) -> dict[str, object]:
+    """Every field of the request's successful tool results, by `tool.field`."""
+    return {f"{tool}.{path}": value for tool, path, value in result_fields(exchanges)}
+
+
 def fallback_answer(
     answer: AnswerSpec,
     exchanges: Sequence[ToolExchange],
@@ -33,7 +38,7 @@ def fallback_answer(
     slots: Mapping[str, str],
 ) -> FallbackAnswer | None:
     """The first of the template's fallbacks that fits this request, rendered."""
-    results = {f"{tool}.{path}": value for tool, path, value in result_fields(exchanges)}
+    results = request_results(exchanges)
     for fallback in answer.fallbacks:
         rendered = _render(fallback, results, retrieval, slots)
         if rendered is not None:

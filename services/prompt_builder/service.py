@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from services.prompt_builder.assembly import PromptParts, fit
-from services.prompt_builder.fallbacks import fallback_answer
+from services.prompt_builder.fallbacks import fallback_answer, request_results
 from services.prompt_builder.templates import LoadedTemplate, TemplateStore, check_tools_exist
 from shared.agent import (
     answer_option,
@@ -56,7 +56,9 @@ class PromptStep:
                 dropped_turns=len(parts.history) - len(kept.history),
                 template_label=template.label,
                 answer_slots=slots,
-                must_state=[name for name in template.answer.must_state if name in slots],
+                must_state=template.answer.must_state_now(
+                    slots, request_results(event.tool_exchanges)
+                ),
             )
         )
         fallback = fallback_answer(template.answer, event.tool_exchanges, event.retrieval, slots)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from string import Formatter
@@ -46,6 +46,17 @@ class Fallback(BaseModel):
     cite: list[str] = Field(default_factory=list)
 
 
+class RequiredSlot(BaseModel):
+    """A slot an answer must state only when every `when` field (`tool.field` of a
+    successful call) has the given value. Example: a refusal says why,
+    `{slot: check_refund_policy.reason, when: {check_refund_policy.eligible: false}}`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slot: str = Field(min_length=1)
+    when: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
 class AnswerSpec(BaseModel):
     """How the answer states facts. `slots: true`: only as `{slot}` references to this
     request's tool results (the text may hold no digit of its own); `fallbacks`: the
@@ -55,8 +66,21 @@ class AnswerSpec(BaseModel):
 
     slots: bool = False
     # Slots an answer must state when the request has them ("status"): what was asked.
-    must_state: list[str] = Field(default_factory=list)
+    must_state: list[str | RequiredSlot] = Field(default_factory=list)
     fallbacks: list[Fallback] = Field(default_factory=list)
+
+    def required_slots(self) -> list[RequiredSlot]:
+        return [RequiredSlot(slot=r) if isinstance(r, str) else r for r in self.must_state]
+
+    def must_state_now(self, slots: Collection[str], results: Mapping[str, object]) -> list[str]:
+        """The slots this request's answer must state: those it has, whose `when` holds."""
+        missing = object()
+        return [
+            required.slot
+            for required in self.required_slots()
+            if required.slot in slots
+            and all(results.get(key, missing) == value for key, value in required.when.items())
+        ]
 
 
 class PromptTemplate(BaseModel):
@@ -153,8 +177,11 @@ def _fallback_tools(template: PromptTemplate) -> list[tuple[str, list[str]]]:
         keys = [*fallback.when, *(name for name in placeholders(fallback.text) if "." in name)]
         tools = [key.split(".", 1)[0] for key in keys]
         named.append((f"answer.fallbacks.{index}", [t for t in tools if t != SOURCE_SLOT]))
-    must = [name.split(".", 1)[0] for name in template.answer.must_state if "." in name]
-    return [*named, ("answer.must_state", must)]
+    for index, required in enumerate(template.answer.required_slots()):
+        keys = [required.slot, *required.when]
+        tools = [key.split(".", 1)[0] for key in keys if "." in key]
+        named.append((f"answer.must_state.{index}", tools))
+    return named
 
 
 def check_tools_exist(store: TemplateStore, known_tools: Collection[str], directory: Path) -> None:

@@ -389,6 +389,18 @@ def test_a_fallback_conditioned_on_an_unknown_tool_names_file_and_field(
         check_tools_exist(TemplateStore(tmp_path), catalog.tools, tmp_path)
 
 
+def test_a_required_slot_conditioned_on_an_unknown_tool_names_file_and_field(
+    tmp_path: Path, catalog: ToolCatalog
+) -> None:
+    required = {"slot": "status", "when": {"lookup_parcel.lost": True}}
+    _write_template(tmp_path, _template(answer={"slots": True, "must_state": [required]}))
+
+    with pytest.raises(
+        ConfigFileError, match=r"faq/v1\.yaml: answer\.must_state\.0.*lookup_parcel"
+    ):
+        check_tools_exist(TemplateStore(tmp_path), catalog.tools, tmp_path)
+
+
 async def test_a_slotted_template_offers_slots_and_its_fitting_fallback(step: PromptStep) -> None:
     event = _refund_event()
     event.tool_exchanges.extend([eligible_check(), issued_refund()])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from services.prompt_builder.fallbacks import excerpt, fallback_answer
-from services.prompt_builder.templates import AnswerSpec, Fallback
+from services.prompt_builder.templates import AnswerSpec, Fallback, RequiredSlot
 from shared.agent import answer_slots
 from shared.contracts import Chunk, RetrievalResult, ToolCall, ToolExchange
 
@@ -153,3 +153,28 @@ def test_a_passage_fallback_does_not_fit_when_retrieval_picked_no_passage() -> N
     spec = AnswerSpec(fallbacks=[Fallback(text="Our {source.title} says: {source.passage}")])
 
     assert _answer([], [POLICY], spec) is None
+
+
+MUST_SAY_WHY = AnswerSpec(
+    must_state=[
+        "issue_refund.amount",
+        RequiredSlot(
+            slot="check_refund_policy.reason", when={"check_refund_policy.eligible": False}
+        ),
+    ]
+)
+
+
+def test_a_required_slot_whose_condition_holds_must_be_stated() -> None:
+    results = {"check_refund_policy.eligible": False, "check_refund_policy.reason": "void"}
+
+    required = MUST_SAY_WHY.must_state_now(["check_refund_policy.reason"], results)
+
+    assert required == ["check_refund_policy.reason"], "a refusal must say why"
+
+
+def test_a_required_slot_whose_condition_fails_need_not_be_stated() -> None:
+    results = {"check_refund_policy.eligible": True, "issue_refund.amount": 49.99}
+    slots = ["check_refund_policy.reason", "issue_refund.amount"]
+
+    assert MUST_SAY_WHY.must_state_now(slots, results) == ["issue_refund.amount"]
