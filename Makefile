@@ -39,7 +39,7 @@ test: setup torch kafka jaeger weaviate redis postgres helm
 	$(PYTHON) scripts/gen_proto.py --check
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy shared services conduit benchmarks tests
-	$(PYTHON) -m pytest -m "not answers"
+	$(PYTHON) -m pytest
 
 test-unit: setup
 	$(PYTHON) -m pytest tests/unit

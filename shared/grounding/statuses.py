@@ -108,8 +108,11 @@ def _status_words(doc: Doc, token: Token) -> tuple[str, Token] | None:
         if tuple(t.lower_ for t in following) == words:
             return status, following[-1]
     word = _CANONICAL.get(token.lower_)
-    if token.lower_ == "processed" and token.i > 0 and doc[token.i - 1].lower_ == "being":
-        word = "processing"  # "it is being processed": in process, not done
+    if token.lower_ == "processed":
+        # "it is being processed": in process; "it is processed": done, a status of its own
+        # (which no order or refund record has: processing is not done).
+        being = token.i > 0 and doc[token.i - 1].lower_ == "being"
+        word = "processing" if being else "processed"
     if word is None or token.dep_ == "compound":
         return None
     if token.pos_ in ("VERB", "AUX") and token.tag_ not in _STATE_TAGS:

@@ -92,7 +92,7 @@ async def test_replay_reports_a_prompt_change_and_a_model_change_and_an_export_r
     assert f"### {refund_id}" in regressions, f"the lost refund is no regression:\n{prompt_report}"
     assert '- tool call lost: issue_refund {"amount":49.99,"invoice_id":"INV-1001"}' in regressions
     assert "- answer text differs" in regressions, regressions
-    assert re.search(r"\| prompt \| refund_agent v2\+\S+ .*\| refund_agent v9\+", prompt_report)
+    assert re.search(r"\| prompt \| refund_agent v3\+\S+ .*\| refund_agent v9\+", prompt_report)
     page = (tmp_path / "p" / "replay-report.html").read_text(encoding="utf-8")
     sections = re.findall(r'<section class="(\w+)">', page)
     assert sections[0] == "regression", f"the page does not open with the regression: {sections}"

@@ -3,9 +3,9 @@ evaluation set (tests/model/answers/conversations.yaml) through the whole embedd
 each judged strictly against the company's data: every stated fact right, no false action
 claim, a complete answer that addresses what was asked, the right side effects exactly once.
 
-By default the first five conversations of refund, order status and product question run
-(`pytest -m answers`); with CONDUIT_EVAL_ALL=1 every one. `make test` leaves the suite out
-until the pipeline meets its rules (issue 18 is open; `make eval-answers` has the figures).
+By default the first five conversations of each shipped workflow run (refund, order status,
+product question, support desk, incident triage: `make test` runs them); with
+CONDUIT_EVAL_ALL=1 every one (`make eval-answers` gives the figures).
 
 Each conversation is its own test: it fails on a wrong answer, a wrong side effect or an
 error, and passes when the answer is right or the request went cleanly to a person. The

@@ -201,6 +201,7 @@ def test_dates_amounts_durations_words_and_vault_tokens_are_no_ids(text: str) ->
         ("Your order ORD-5001 arrived on December 9, 2026.", "delivered"),
         ("Your parcel has arrived.", "delivered"),
         ("Your order is currently being processed.", "processing"),
+        ("Your order ORD-5002 is processed.", "processed"),
         ("Your order has been delivered.", "delivered"),
         ("It was dispatched yesterday.", "dispatched"),
         ("The order is in transit.", "in transit"),

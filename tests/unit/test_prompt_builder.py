@@ -250,7 +250,7 @@ async def test_the_prompt_records_the_template_version_it_used(step: PromptStep)
     await step.handle(event, REFUND_DRAFT)
 
     assert event.prompt.template == "refund_agent", "the prompt must name its template"
-    assert event.prompt.template_version.startswith("2+"), (
+    assert event.prompt.template_version.startswith("3+"), (
         f"the prompt must record version and content hash: {event.prompt.template_version}"
     )
 

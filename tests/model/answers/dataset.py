@@ -1,13 +1,7 @@
 """The evaluation set (`conversations.yaml`): loading, checking and choosing conversations.
 
-`make test` runs the first `DEFAULT_PER_WORKFLOW` of each of `ENFORCED_WORKFLOWS`; with
-`CONDUIT_EVAL_ALL=1` (`make eval-answers`) every conversation of every workflow.
-
-The support desk and incident triage are evaluated (`make eval-answers` reports them) but
-not yet enforced in `make test`: their wrong answers come from choices the small model
-still makes there, not from the answer checks (the desk's model picks the billing agent
-for an order question, which then answers, and refunds, about the invoice; the incident
-router's model picks the owning team). Issue 18's note says so; routing is issue 19's.
+`make test` runs the first `DEFAULT_PER_WORKFLOW` of each of `ENFORCED_WORKFLOWS` (every
+shipped workflow); with `CONDUIT_EVAL_ALL=1` (`make eval-answers`) every conversation.
 """
 
 from __future__ import annotations
@@ -34,7 +28,7 @@ __all__ = [
 
 CONVERSATIONS_FILE = Path(__file__).with_name("conversations.yaml")
 WORKFLOWS = ("refund", "order_status", "product_question", "support_desk", "incident_triage")
-ENFORCED_WORKFLOWS = ("refund", "order_status", "product_question")
+ENFORCED_WORKFLOWS = WORKFLOWS
 DEFAULT_PER_WORKFLOW = 5
 ALL_ENV = "CONDUIT_EVAL_ALL"
 
