@@ -27,7 +27,7 @@ claim: "your refund" as a subject is one whatever the verb ("your refund should 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -80,24 +80,7 @@ class Claim:
 def claimed_actions(text: str, actions: Mapping[str, ActionVocabulary]) -> list[Claim]:
     """The claims of each action in `text`, one per action and sentence, in order; parses
     only a text that has a word starting like one of the lemmas."""
-    lowered = text.lower()
-    wanted = {
-        action: vocabulary
-        for action, vocabulary in actions.items()
-        if any(lemma[:_PREFIX].lower() in lowered for lemma in vocabulary.lemmas)
-    }
-    if not wanted:
-        return []
-    claims: list[Claim] = []
-    with parsed(text) as doc:
-        for token in doc:
-            words = _lemmas(token)
-            for action, vocabulary in wanted.items():
-                if words & vocabulary.lemmas and _claims(token):
-                    claim = Claim(action, token.sent.start_char, token.sent.end_char)
-                    if claim not in claims:
-                        claims.append(claim)
-    return claims
+    return _sentences_where(text, actions, _claims)
 
 
 def refused_actions(text: str, actions: Mapping[str, ActionVocabulary]) -> list[Claim]:
@@ -111,16 +94,32 @@ def refused_actions(text: str, actions: Mapping[str, ActionVocabulary]) -> list[
     >>> refused_actions("We have refunded 20 USD.", refund)
     []
     """
-    refusals: list[Claim] = []
+    return _sentences_where(text, actions, _refuses)
+
+
+def _sentences_where(
+    text: str, actions: Mapping[str, ActionVocabulary], holds: Callable[[Token], bool]
+) -> list[Claim]:
+    """Each sentence, once per action, with a word of the action's vocabulary for which
+    `holds`; parses only a text with a word starting like one of the lemmas."""
+    lowered = text.lower()
+    wanted = {
+        action: vocabulary
+        for action, vocabulary in actions.items()
+        if any(lemma[:_PREFIX].lower() in lowered for lemma in vocabulary.lemmas)
+    }
+    if not wanted:
+        return []
+    found: list[Claim] = []
     with parsed(text) as doc:
         for token in doc:
             words = _lemmas(token)
-            for action, vocabulary in actions.items():
-                if words & vocabulary.lemmas and _refuses(token):
-                    refusal = Claim(action, token.sent.start_char, token.sent.end_char)
-                    if refusal not in refusals:
-                        refusals.append(refusal)
-    return refusals
+            for action, vocabulary in wanted.items():
+                if words & vocabulary.lemmas and holds(token):
+                    sentence = Claim(action, token.sent.start_char, token.sent.end_char)
+                    if sentence not in found:
+                        found.append(sentence)
+    return found
 
 
 def unbacked_claims(
