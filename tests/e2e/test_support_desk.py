@@ -1,7 +1,7 @@
 """Multi-agent over the real Kafka broker, six service processes, scripted stand-in model:
-a message about an invoice and an order goes to the support desk's supervisor, whose model
-hands it to the billing agent; billing refunds, then hands the request (with everything it
-gathered) to the orders agent, who answers."""
+a message about an invoice and an order goes to the support desk, whose supervisor hands a
+confident refund intent to the billing agent without asking its model; billing refunds,
+then hands the request (with everything it gathered) to the orders agent, who answers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(300)]
 MESSAGE = "My order ORD-5001 arrived, but invoice INV-1001 charged me twice. Refund it please."
 
 
-async def test_the_supervisor_hands_to_billing_which_hands_on_to_orders_with_its_context(
+async def test_the_intent_picks_billing_which_hands_on_to_orders_with_its_context(
     stack: ServiceProcesses, client: ConduitClient, tmp_path: Path
 ) -> None:
     await load_knowledge(client, tmp_path)
@@ -28,7 +28,7 @@ async def test_the_supervisor_hands_to_billing_which_hands_on_to_orders_with_its
     assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
     steps = [record.step for record in response.steps]
     visited = [s for s in steps if s in ("desk.decide", "billing.decide", "orders.decide")]
-    assert visited[0] == "desk.decide", f"the supervisor must choose first: {steps}"
+    assert visited[0] == "billing.decide", f"the refund intent must pick billing: {steps}"
     assert visited.index("billing.decide") < visited.index("orders.decide"), (
         f"billing must hand over to orders: {steps}"
     )
