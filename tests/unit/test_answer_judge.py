@@ -322,6 +322,15 @@ def test_a_refund_claim_without_a_payment_is_wrong() -> None:
         assert "claim" in _kinds(judge_answer(conversation, f"INV-1002: {claim}", truth)), claim
 
 
+def test_a_zero_refundable_amount_is_no_refund_claim() -> None:
+    conversation, truth = _refund_case("INV-1005", paid=False)
+    for answer in (
+        "The invoice is void, so it cannot be refunded. The refundable amount is zero.",
+        "The invoice is void, so it cannot be refunded. The refundable amount is 0.0 USD.",
+    ):
+        assert "claim" not in _kinds(judge_answer(conversation, answer, truth)), answer
+
+
 def test_saying_no_refund_when_one_was_paid_is_wrong() -> None:
     conversation, truth = _refund_case("INV-1001", paid=True)
     problems = judge_answer(

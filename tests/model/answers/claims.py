@@ -36,9 +36,10 @@ def _words(*alternatives: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", _I)
 
 
+# A zero amount says nothing is paid: "the refundable amount is zero", "a refund of 0.00 USD".
 _NEGATION = re.compile(
     r"\b(?:not|no|never|nothing|none|cannot|can ?not|unable|ineligible|neither|nor|without|"
-    r"cant|wont|isnt|doesnt|dont|didnt)\b|n't\b",
+    r"cant|wont|isnt|doesnt|dont|didnt|zero)\b|n't\b|(?<![\w.])0(?:\.0+)?(?![\w.])",
     _I,
 )
 # Wording that says the action was done, or that the assistant itself does it.
