@@ -108,26 +108,28 @@ _BROKEN_TEXT: tuple[tuple[str, Callable[[str], bool]], ...] = (
 
 def states_what_was_asked(event: StepEvent) -> str | None:
     """The answer states each value its template says it must (`answer.must_state`), and,
-    where retrieval picked the passages that answer the question, a fact of one of them."""
+    where retrieval picked the passages that answer the question, a fact of one of those
+    that state any (a passage without a fact cannot vouch for an answer)."""
     slots, text = event.prompt.answer_slots, event.model_output.text
     missing = [
         name for name in event.prompt.must_state if slots[name].casefold() not in text.casefold()
     ]
     retrieval = event.retrieval
     passages = [p for p in (retrieval.answer_passage, retrieval.second_passage) if p]
-    if passages and not any(_states_a_fact_of(text, passage) for passage in passages):
+    facts = [found for passage in passages if (found := _answer_facts(passage))]
+    if facts and not any(_states_one_of(text, passage_facts) for passage_facts in facts):
         missing.append(f"what {retrieval.answer_source} says in answer to the question")
     return f"the answer does not state {', '.join(missing)}" if missing else None
 
 
-def _states_a_fact_of(text: str, passage: str) -> bool:
-    """Whether `text` states a fact of `passage` (true when `passage` states none)."""
-    facts = tuple(
+def _answer_facts(passage: str) -> tuple[Fact, ...]:
+    return tuple(
         Fact(m.kind, m.value, "the answer passage", m.currency)
         for m in find_mentions(passage, kinds=_ANSWER_FACTS)
     )
-    if not facts:
-        return True
+
+
+def _states_one_of(text: str, facts: tuple[Fact, ...]) -> bool:
     evidence = Evidence(facts)
     return any(is_grounded(m, evidence) for m in find_mentions(text, kinds=_ANSWER_FACTS))
 

@@ -148,3 +148,21 @@ def test_an_answer_stating_no_fact_of_the_passages_misses_what_was_asked() -> No
 
     assert finding is not None, "an answer without the asked fact passed"
     assert "warranty#3" in finding, finding
+
+
+def test_a_passage_without_a_fact_does_not_vouch_for_an_answer() -> None:
+    event = _product_event("Express shipping is free.")
+    event.retrieval.answer_passage = "Express shipping costs 14.99 USD on any order."
+    event.retrieval.second_passage = "You can change the delivery address until the order ships."
+
+    finding = CHECKS["states_what_was_asked"](event)
+
+    assert finding is not None, "a fact-less second passage let an answer without the fact pass"
+
+
+def test_passages_without_facts_ask_for_none() -> None:
+    event = _product_event("You can change it until the order ships.")
+    event.retrieval.answer_passage = "You can change the delivery address until the order ships."
+    event.retrieval.second_passage = "Ask the carrier to redirect the parcel."
+
+    assert CHECKS["states_what_was_asked"](event) is None
