@@ -35,6 +35,7 @@ from shared.grounding import (
     unbacked_claims,
     ungrounded,
 )
+from shared.text.sentences import sentences
 from shared.tools import ToolCatalog
 
 # The kinds of fact that answer a question about a policy (how long, how much, when).
@@ -50,6 +51,8 @@ _VALUE_LEFT_OUT = re.compile(r"\S  +\S|(?<![\d.,])\s+(?:USD|EUR|GBP)\b")
 # Redaction placeholders are upper case ([EMAIL#3f9a...]); a lower-case one is the model's.
 _MADE_UP_PLACEHOLDER = re.compile(r"\[[a-z][a-z_ ]*\]")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+# A retrieved sentence this long, found word for word in an answer, is a quote of it.
+_SHORTEST_QUOTE = 20
 # Shorter values (USD, UPS) are words an answer may well use twice.
 _SHORTEST_VALUE = 4
 _SENTENCE_ENDS = (".", "!", "?", ")", '"', "'", "…")
@@ -165,7 +168,7 @@ class GroundingChecks:
         evidence = Evidence.from_request(
             event.tool_exchanges, event.retrieval.chunks, stateable=self._stateable
         )
-        text = event.model_output.text
+        text = _unquoted(event)
         findings = [*ungrounded(text, evidence), *misdated(text, _request_day(event))]
         return "; ".join(finding.describe() for finding in findings) or None
 
@@ -175,8 +178,20 @@ class GroundingChecks:
             for x in event.tool_exchanges
             if x.ok and x.call.tool in self._action_of_tool
         }
-        findings = unbacked_claims(event.model_output.text, self._actions, completed)
+        findings = unbacked_claims(_unquoted(event), self._actions, completed)
         return "; ".join(finding.describe() for finding in findings) or None
+
+
+def _unquoted(event: StepEvent) -> str:
+    """The answer with the retrieved sentences it quotes word for word blanked out: a quoted
+    policy ("the cost of the label is deducted from your refund") is the source's general
+    statement, not a status or an action of this request. Offsets stay as they were."""
+    text = event.model_output.text
+    for chunk in event.retrieval.chunks:
+        for sentence in sentences(chunk.text):
+            if len(sentence) >= _SHORTEST_QUOTE and sentence in text:
+                text = text.replace(sentence, " " * len(sentence))
+    return text
 
 
 def _request_day(event: StepEvent) -> date:

@@ -9,7 +9,7 @@ import pytest
 
 from services.guardrail.grounding_checks import GroundingChecks, complete
 from shared.config import repo_root
-from shared.contracts import Envelope, ModelOutput, StepEvent, ToolCall, ToolExchange
+from shared.contracts import Chunk, Envelope, ModelOutput, StepEvent, ToolCall, ToolExchange
 from shared.tools import load_tool_catalog
 from tests.fixtures.tool_events import SHIPPED_ORDER
 
@@ -166,3 +166,28 @@ def test_passages_without_facts_ask_for_none() -> None:
     event.retrieval.second_passage = "Ask the carrier to redirect the parcel."
 
     assert CHECKS["states_what_was_asked"](event) is None
+
+
+LABEL_POLICY = (
+    "Return shipping is free when the item arrived damaged; otherwise the cost of the label "
+    "is deducted from your refund."
+)
+
+
+def _quoting_event(chunk_text: str) -> StepEvent:
+    event = StepEvent(model_output=ModelOutput(text=f"Our Refund policy says: {LABEL_POLICY}"))
+    event.retrieval.chunks.append(Chunk(source_id="refund-policy#3", text=chunk_text))
+    return event
+
+
+def test_a_retrieved_sentence_quoted_word_for_word_states_no_status_or_action() -> None:
+    event = _quoting_event(f"## Returns\nStart a return. {LABEL_POLICY}")
+
+    assert CHECKS["grounded"](event) is None
+    assert CHECKS["claims_match_actions"](event) is None
+
+
+def test_the_same_words_without_the_source_are_checked() -> None:
+    event = _quoting_event("Start a return from your order page.")
+
+    assert CHECKS["claims_match_actions"](event) is not None, "an unquoted refund claim passed"
