@@ -111,16 +111,17 @@ _BROKEN_TEXT: tuple[tuple[str, Callable[[str], bool]], ...] = (
 
 def states_what_was_asked(event: StepEvent) -> str | None:
     """The answer states each value its template says it must (`answer.must_state`), and,
-    where retrieval picked the passages that answer the question, a fact of one of those
-    that state any (a passage without a fact cannot vouch for an answer)."""
+    where retrieval picked the passage that answers the question and it states a fact, a
+    fact of it or of the second passage. A passage without a fact asks for none when it is
+    the best ("Is the label free?"), and cannot vouch for an answer when it is the second."""
     slots, text = event.prompt.answer_slots, event.model_output.text
     missing = [
         name for name in event.prompt.must_state if slots[name].casefold() not in text.casefold()
     ]
     retrieval = event.retrieval
-    passages = [p for p in (retrieval.answer_passage, retrieval.second_passage) if p]
-    facts = [found for passage in passages if (found := _answer_facts(passage))]
-    if facts and not any(_states_one_of(text, passage_facts) for passage_facts in facts):
+    best = _answer_facts(retrieval.answer_passage)
+    second = _answer_facts(retrieval.second_passage)
+    if best and not any(_states_one_of(text, facts) for facts in (best, second) if facts):
         missing.append(f"what {retrieval.answer_source} says in answer to the question")
     return f"the answer does not state {', '.join(missing)}" if missing else None
 

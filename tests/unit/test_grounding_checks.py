@@ -191,3 +191,11 @@ def test_the_same_words_without_the_source_are_checked() -> None:
     event = _quoting_event("Start a return from your order page.")
 
     assert CHECKS["claims_match_actions"](event) is not None, "an unquoted refund claim passed"
+
+
+def test_a_best_passage_without_a_fact_asks_for_none() -> None:
+    event = _product_event("Yes, the return label is free for a damaged item.")
+    event.retrieval.answer_passage = "Return shipping is free when the item arrived damaged."
+    event.retrieval.second_passage = "Items can be returned within 30 days of delivery."
+
+    assert CHECKS["states_what_was_asked"](event) is None
