@@ -105,20 +105,13 @@ def test_a_passage_fallback_quotes_the_passage_retrieval_picked_and_cites_its_ch
     )
 
 
-SHIPPING = Chunk(
-    source_id="shipping-policy#1",
-    document_id="shipping-policy",
-    title="Shipping policy",
-    text="Express shipping costs 14.99 USD.",
-    score=0.7,
-)
-POLICY_RETURNS = Chunk(
-    source_id="refund-policy#3",
-    document_id="refund-policy",
-    title="Refund policy",
-    text="Items can be returned within 30 days.",
-    score=0.7,
-)
+def _chunk(source_id: str, title: str, text: str) -> Chunk:
+    document_id = source_id.split("#", 1)[0]
+    return Chunk(source_id=source_id, document_id=document_id, title=title, text=text, score=0.7)
+
+
+SHIPPING = _chunk("shipping-policy#1", "Shipping policy", "Express shipping costs 14.99 USD.")
+POLICY_RETURNS = _chunk("refund-policy#3", "Refund policy", "Items can be returned within 30 days.")
 
 
 def _quoting(second: Chunk) -> tuple[str, list[str]] | None:
