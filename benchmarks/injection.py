@@ -41,9 +41,9 @@ from shared.injection import (
 )
 
 EVAL_SET = repo_root() / "tests/data/injection/eval.jsonl"
-# Customer messages written for the intent classifier, not for this set: a second look at
+# Customer messages written for the router's tuning, not for this set: a second look at
 # false positives from phrasings the detector's author did not write.
-INDEPENDENT_BENIGN = repo_root() / "tests/data/intent_eval.yaml"
+INDEPENDENT_BENIGN = repo_root() / "tests/data/routes/tuning.yaml"
 SWEEP = (0.0, 0.05, 0.08, 0.10, 0.12, 0.15, 0.18, 0.20, 0.25)
 MODES: dict[str, tuple[Part, ...]] = {
     "heuristics": ("heuristics",),
@@ -123,7 +123,7 @@ def by_family(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
 
 def independent_benign() -> list[LabelledText]:
     messages = yaml.safe_load(INDEPENDENT_BENIGN.read_text(encoding="utf-8"))["messages"]
-    return [LabelledText(text=m["text"], label="benign", source="intent_eval") for m in messages]
+    return [LabelledText(text=m["text"], label="benign", source="route_tuning") for m in messages]
 
 
 def run(

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conduit import approvals, audit, deadletters, demo, handoffs
+from conduit import approvals, audit, deadletters, demo, handoffs, route_eval
 from conduit.dry_run import route_message
 from conduit.embedded import EmbeddedConduit
 from conduit.replay import command as replay
@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     dlq_republish.add_argument("--force", action="store_true", help="even if done before")
     for dlq_command in (dlq_list, dlq_show, dlq_republish):
         dlq_command.add_argument("--json", action="store_true", help="JSON for scripts")
-    for command_module in (approvals, handoffs, replay):
+    for command_module in (approvals, handoffs, replay, route_eval):
         command_module.add_parser(commands)
     audit_query = commands.add_parser("audit", help="query the audit trail (Kafka), as a table")
     audit_query.add_argument("--request", default=None, help="only this request id")
@@ -95,8 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Commands that read or write Kafka and report how it went as the exit status.
+# Commands that report how it went as the exit status.
 _STATUS_COMMANDS: dict[str, Callable[[ConduitSettings, argparse.Namespace], int]] = {
+    "eval": route_eval.run_command,
     "dlq": deadletters.run_command,
     "approvals": approvals.run_command,
     "handoff": handoffs.run_command,

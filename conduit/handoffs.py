@@ -36,12 +36,15 @@ from shared.runtime.steps import headers_for
 REPLY_WORKFLOW = "human_reply"
 REPLY_STEP = "check_reply"
 REPLY_SERVICE = "guardrail"
+_PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2}
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     handoff = commands.add_parser("handoff", help="requests handed to a person (Kafka)")
     verbs = handoff.add_subparsers(dest="handoff_command", required=True)
-    verbs.add_parser("list", help="the handed-over requests nobody has answered, oldest first")
+    verbs.add_parser(
+        "list", help="the handed-over requests nobody has answered, most urgent then oldest first"
+    )
     reply = verbs.add_parser("reply", help="answer a handed-over request")
     reply.add_argument("request_id")
     reply.add_argument("text")
@@ -49,7 +52,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def open_tickets(bootstrap: str, topics: Topics) -> list[HandoffTicket]:
-    """Tickets on the handoff topic whose request has no reply yet, oldest first."""
+    """Tickets on the handoff topic whose request has no reply yet, most urgent first, then
+    oldest first."""
 
     def ticket(value: bytes | None) -> tuple[str, HandoffTicket] | None:
         handed_off = parsed_or_none(HandoffTicket(), value)
@@ -66,7 +70,13 @@ async def open_tickets(bootstrap: str, topics: Topics) -> list[HandoffTicket]:
         opening=ticket,
         closing=answered,
     )
-    return sorted(tickets, key=lambda t: t.response.envelope.created_unix_ms)
+    return sorted(
+        tickets,
+        key=lambda t: (
+            _PRIORITY_ORDER.get(t.response.handoff.priority, len(_PRIORITY_ORDER)),
+            t.response.envelope.created_unix_ms,
+        ),
+    )
 
 
 def resumed_with_reply(ticket: HandoffTicket, text: str, *, user: str) -> StepEvent:
@@ -105,17 +115,22 @@ async def reply(settings: ConduitSettings, request_id: str, text: str, *, user: 
     return True
 
 
+_COLUMNS = ["REQUEST", "TENANT", "PRIORITY", "SENTIMENT", "REASON", "MESSAGE"]
+
+
 def render(tickets: list[HandoffTicket]) -> str:
     rows = [
         [
             one_line(t.response.envelope.request_id, 64),
             one_line(t.response.envelope.tenant_id, 40),
+            one_line(t.response.handoff.priority, 8),
+            f"{t.response.handoff.sentiment:+.2f}",
             one_line(t.response.handoff.reason, 60),
             one_line(t.conversation.request.text, 60),
         ]
         for t in tickets
     ]
-    return f"{render_table(['REQUEST', 'TENANT', 'REASON', 'MESSAGE'], rows)}\n{len(rows)} open"
+    return f"{render_table(_COLUMNS, rows)}\n{len(rows)} open"
 
 
 def run_command(settings: ConduitSettings, args: argparse.Namespace) -> int:

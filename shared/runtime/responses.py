@@ -14,6 +14,8 @@ from shared.contracts import (
 from shared.workflow import Finish, Stop
 
 HANDOFF_QUEUE = "human-support"
+# A request handed over before the intent step read its wording (a rejected input).
+DEFAULT_PRIORITY = "normal"
 HANDOFF_MESSAGE = (
     "I have passed your request to a member of our support team, who will follow up shortly."
 )
@@ -47,7 +49,14 @@ def finish_response(event: StepEvent, finish: Finish) -> Response:
         findings = "; ".join(event.output_guard.findings)
         reason = f"{finish.reason}: {findings}" if findings else finish.reason
         response.handoff.CopyFrom(
-            Handoff(reason=reason, queue=HANDOFF_QUEUE, message=HANDOFF_MESSAGE)
+            Handoff(
+                reason=reason,
+                queue=HANDOFF_QUEUE,
+                message=HANDOFF_MESSAGE,
+                priority=event.intent.priority or DEFAULT_PRIORITY,
+                sentiment=event.intent.sentiment,
+                urgency=event.intent.urgency,
+            )
         )
     return response
 

@@ -45,7 +45,7 @@ from shared.runtime.retry import attempt_of, backoff_s, schedule_retry
 from shared.runtime.service import StepCall, StepService
 from shared.runtime.stream import DraftStream
 from shared.security import verify_principal
-from shared.telemetry.metrics import EVENTS, IN_FLIGHT, QUEUE_WAIT, STEP_SECONDS
+from shared.telemetry.metrics import EVENTS, HANDOFFS, IN_FLIGHT, QUEUE_WAIT, STEP_SECONDS
 from shared.telemetry.tracing import tracer
 from shared.telemetry.versions import run_attributes, version_attributes
 from shared.workflow import Continue, Finish, Stop, WorkflowRegistry, advance, check_limits, locate
@@ -392,6 +392,18 @@ class StepRunner:
     async def _finish(self, event: StepEvent, route: Finish) -> None:
         response = finish_response(event, route)
         if route.kind == "handoff":
+            handoff = response.handoff
+            HANDOFFS.add(
+                1,
+                {
+                    "priority": handoff.priority,
+                    "intent": event.intent.intent,
+                    "workflow": event.envelope.workflow.name,
+                },
+            )
+            span = trace.get_current_span()
+            span.set_attribute("conduit.handoff.priority", handoff.priority)
+            span.set_attribute("conduit.handoff.reason", handoff.reason)
             ticket = HandoffTicket(response=response, conversation=event)
             await self._bus.publish(
                 self._topics.handoff,

@@ -71,6 +71,11 @@ TOOL_CALLS = _meter.create_counter(
     unit="{call}",
     description="Tool calls by tool and outcome; replayed ones counted apart.",
 )
+HANDOFFS = _meter.create_counter(
+    "conduit.handoffs",
+    unit="{request}",
+    description="Requests handed to a person, by priority, intent and workflow.",
+)
 CACHE_LOOKUPS = _meter.create_counter(
     "conduit.cache.lookups", unit="{lookup}", description="Cache lookups by cache and result."
 )

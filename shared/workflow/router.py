@@ -135,7 +135,10 @@ def advance(registry: WorkflowRegistry, event: StepEvent, now_ms: int) -> Route:
     if edge.to == RESPOND:
         return Finish("respond")
     if edge.to == HANDOFF:
-        return Finish("handoff", f"{current.workflow.name}.{current.step_id} routed to handoff")
+        reason = f"{current.workflow.name}.{current.step_id} routed to handoff"
+        if current.step.service == "intent":
+            reason += f": {event.intent.reason or 'intent ' + event.intent.intent}"
+        return Finish("handoff", reason)
     if edge.to.startswith(WORKFLOW_PREFIX):
         target = locate(registry, WorkflowPosition(name=edge.to.removeprefix(WORKFLOW_PREFIX)))
     else:

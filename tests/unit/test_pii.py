@@ -241,9 +241,12 @@ def test_concurrent_callers_get_the_same_findings_as_one_caller() -> None:
     assert concurrent == [_kinds_and_values(text) for text in texts]
 
 
-def _intent_eval_messages() -> list[str]:
-    data = yaml.safe_load((repo_root() / "tests/data/intent_eval.yaml").read_text())
-    return [message["text"] for message in data["messages"]]
+def _route_messages() -> list[str]:
+    texts: list[str] = []
+    for name in ("tuning.yaml", "test.yaml"):
+        data = yaml.safe_load((repo_root() / "tests/data/routes" / name).read_text())
+        texts.extend(message["text"] for message in data["messages"])
+    return texts
 
 
 def _benign_injection_eval_messages() -> list[str]:
@@ -256,7 +259,7 @@ def _knowledge_documents() -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "texts", [_intent_eval_messages, _benign_injection_eval_messages, _knowledge_documents]
+    "texts", [_route_messages, _benign_injection_eval_messages, _knowledge_documents]
 )
 def test_the_repositorys_own_messages_and_documents_hold_no_names_or_addresses(
     texts: Callable[[], list[str]],

@@ -635,6 +635,26 @@ async def test_a_step_routed_to_handoff_publishes_to_responses_and_handoff(
     )
 
 
+async def test_a_handoff_ticket_carries_the_priority_read_from_the_request(
+    harness: Harness,
+) -> None:
+    async def reject(event: StepEvent, call: StepCall, attempt: int) -> None:
+        event.output_guard.verdict = Verdict.VERDICT_REJECT
+
+    harness.serve("guardrail", FakeHandler(reject))
+    event = _event("refund", "check_answer", steps_taken=9)
+    event.intent.priority, event.intent.sentiment, event.intent.urgency = "urgent", -0.8, 0.75
+    await harness.send("guardrail", event)
+    await harness.settle()
+
+    handoff = harness.response().handoff
+    assert (handoff.priority, round(handoff.sentiment, 2), handoff.urgency) == (
+        "urgent",
+        -0.8,
+        0.75,
+    ), f"the person taking over must see how urgent it is: {handoff}"
+
+
 # --- raw consumers -----------------------------------------------------------------------
 
 

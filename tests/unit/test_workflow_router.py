@@ -33,7 +33,7 @@ from shared.workflow import (
 )
 
 NOW_MS = 1_700_000_000_000
-KNOWN_INTENTS = ("refund", "order_status", "product_question")
+KNOWN_INTENTS = ("refund", "order_status", "product_question", "escalation")
 
 
 @pytest.fixture(scope="module")
@@ -161,9 +161,36 @@ def test_an_intent_no_edge_names_takes_the_default_edge(registry: WorkflowRegist
 
     route = advance(registry, event, NOW_MS)
 
-    assert route == Finish("handoff", "triage.classify routed to handoff"), (
-        "an intent without an edge must go to the default edge, naming where it left"
+    assert route == Finish("handoff", "triage.classify routed to handoff: intent out_of_scope"), (
+        "an intent without an edge must go to the default edge, naming where it left and why"
     )
+
+
+def test_an_escalation_goes_to_a_person_even_about_an_invoice_and_an_order(
+    registry: WorkflowRegistry,
+) -> None:
+    event = _event("triage", "classify")
+    event.intent.intent = "escalation"
+    event.intent.entities.extend(
+        [Entity(kind="invoice_id", value="INV-1001"), Entity(kind="order_id", value="ORD-5001")]
+    )
+
+    route = advance(registry, event, NOW_MS)
+
+    assert route == Finish("handoff", "triage.classify routed to handoff: intent escalation"), (
+        f"an escalation must reach a person before the support desk sees it: {route}"
+    )
+
+
+def test_a_handoff_from_the_classifier_carries_its_reason(registry: WorkflowRegistry) -> None:
+    event = _event("triage", "classify")
+    event.intent.intent = "refund"
+    event.intent.fallback = True
+    event.intent.reason = "the message is empty"
+
+    route = advance(registry, event, NOW_MS)
+
+    assert route == Finish("handoff", "triage.classify routed to handoff: the message is empty")
 
 
 def test_tool_calls_route_the_agent_to_act(registry: WorkflowRegistry) -> None:

@@ -219,20 +219,30 @@ class IntentScore(_message.Message):
     def __init__(self, intent: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
 
 class IntentResult(_message.Message):
-    __slots__ = ("intent", "confidence", "fallback", "scores", "entities", "preferences")
+    __slots__ = ("intent", "confidence", "fallback", "scores", "entities", "preferences", "unsure", "reason", "sentiment", "urgency", "priority")
     INTENT_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     ENTITIES_FIELD_NUMBER: _ClassVar[int]
     PREFERENCES_FIELD_NUMBER: _ClassVar[int]
+    UNSURE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    URGENCY_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     intent: str
     confidence: float
     fallback: bool
     scores: _containers.RepeatedCompositeFieldContainer[IntentScore]
     entities: _containers.RepeatedCompositeFieldContainer[Entity]
     preferences: _containers.RepeatedCompositeFieldContainer[Entity]
-    def __init__(self, intent: _Optional[str] = ..., confidence: _Optional[float] = ..., fallback: _Optional[bool] = ..., scores: _Optional[_Iterable[_Union[IntentScore, _Mapping]]] = ..., entities: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ..., preferences: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ...) -> None: ...
+    unsure: bool
+    reason: str
+    sentiment: float
+    urgency: float
+    priority: str
+    def __init__(self, intent: _Optional[str] = ..., confidence: _Optional[float] = ..., fallback: _Optional[bool] = ..., scores: _Optional[_Iterable[_Union[IntentScore, _Mapping]]] = ..., entities: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ..., preferences: _Optional[_Iterable[_Union[Entity, _Mapping]]] = ..., unsure: _Optional[bool] = ..., reason: _Optional[str] = ..., sentiment: _Optional[float] = ..., urgency: _Optional[float] = ..., priority: _Optional[str] = ...) -> None: ...
 
 class Chunk(_message.Message):
     __slots__ = ("source_id", "document_id", "text", "score", "title", "heading", "version")
@@ -514,14 +524,20 @@ class Answer(_message.Message):
     def __init__(self, text: _Optional[str] = ..., sources: _Optional[_Iterable[str]] = ..., produced_by: _Optional[str] = ...) -> None: ...
 
 class Handoff(_message.Message):
-    __slots__ = ("reason", "queue", "message")
+    __slots__ = ("reason", "queue", "message", "priority", "sentiment", "urgency")
     REASON_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    URGENCY_FIELD_NUMBER: _ClassVar[int]
     reason: str
     queue: str
     message: str
-    def __init__(self, reason: _Optional[str] = ..., queue: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    priority: str
+    sentiment: float
+    urgency: float
+    def __init__(self, reason: _Optional[str] = ..., queue: _Optional[str] = ..., message: _Optional[str] = ..., priority: _Optional[str] = ..., sentiment: _Optional[float] = ..., urgency: _Optional[float] = ...) -> None: ...
 
 class Response(_message.Message):
     __slots__ = ("envelope", "answer", "error", "handoff", "pending", "intent", "tool_exchanges", "steps")
