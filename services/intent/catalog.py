@@ -23,7 +23,7 @@ class _Strict(BaseModel):
 
 class IntentSpec(_Strict):
     description: str = Field(min_length=1)
-    examples: list[Example] = Field(min_length=8, max_length=80)
+    examples: list[Example] = Field(min_length=8, max_length=120)
 
 
 class ClassifierSpec(_Strict):
@@ -70,7 +70,7 @@ class IntentCatalog(_Strict):
     classifier: ClassifierSpec
     priority: PrioritySpec
     intents: dict[IntentName, IntentSpec] = Field(min_length=2)
-    out_of_scope: list[Example] = Field(min_length=8, max_length=80)
+    out_of_scope: list[Example] = Field(min_length=8, max_length=120)
 
     @model_validator(mode="after")
     def _examples_are_unique(self) -> IntentCatalog:
