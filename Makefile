@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup torch demo test eval-answers test-unit test-kafka lint format proto bench bench-retrieval bench-inference bench-gpu bench-engine soak up kafka jaeger weaviate redis openapi bench-gateway bench-injection postgres bench-memory bench-tools mcp-tools helm
+.PHONY: setup torch demo test eval-answers eval-routes test-unit test-kafka lint format proto bench bench-retrieval bench-inference bench-gpu bench-engine soak up kafka jaeger weaviate redis openapi bench-gateway bench-injection postgres bench-memory bench-tools mcp-tools helm
 
 setup:
 	@scripts/setup.sh
@@ -82,6 +82,15 @@ bench-gpu: setup torch kafka
 # than 95% were answered.
 eval-answers: setup
 	$(PYTHON) -m benchmarks.model_quality --check
+
+# The router on its tuning and held-out test sets, with the second stage measured on the
+# local model and behind the OpenAI-compatible backend (a real llama.cpp server).
+ROUTES := bench/results/routes
+eval-routes: setup
+	$(PYTHON) -m conduit eval routes tests/data/routes/tuning.yaml --second-stage --chart $(ROUTES)-tuning.png --json $(ROUTES)-tuning.json
+	$(PYTHON) -m conduit eval routes tests/data/routes/test.yaml --second-stage --chart $(ROUTES)-test.png --json $(ROUTES)-test.json
+	$(PYTHON) -m benchmarks.route_second_stage tests/data/routes/tuning.yaml --json $(ROUTES)-openai-tuning.json
+	$(PYTHON) -m benchmarks.route_second_stage tests/data/routes/test.yaml --json $(ROUTES)-openai-test.json
 
 bench-engine: setup torch
 	$(PYTHON) -m benchmarks.batching_engine

@@ -8,6 +8,7 @@ writes a PNG (confusion matrix and reliability diagram) and, on request, the fig
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import time
@@ -20,6 +21,7 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
 
 from conduit.deadletters import one_line, render_table
+from conduit.route_model_choice import ModelChoice
 from services.intent.catalog import OUT_OF_SCOPE, IntentCatalog, load_intent_catalog
 from services.intent.classifier import UNSURE, Classification, IntentClassifier
 from shared.config import ConduitSettings, ConfigFileError, load_yaml_model
@@ -158,6 +160,60 @@ def _mean_confidence(members: Sequence[Routed]) -> float:
     return sum(r.result.confidence for r in members) / len(members)
 
 
+async def second_stage(
+    settings: ConduitSettings, routed: Sequence[Routed], bars: Sequence[float]
+) -> dict[str, Any]:
+    """For each bar: the messages whose first-stage probability is under it go to the
+    model; accuracy with the first stage alone (those go to a person, counted wrong), with
+    the model choosing for them, and on those messages the model's hits against the
+    classifier's own likeliest route."""
+    asked = [r for r in routed if r.result.scores and r.result.confidence < max(bars)]
+    choices: dict[int, str] = {}
+    seconds = 0.0
+    async with ModelChoice(settings) as model:
+        for r in asked:
+            started = time.perf_counter()
+            choices[id(r)] = await model.route(r.message.text)
+            seconds += time.perf_counter() - started
+    rows = []
+    for bar in sorted(bars):
+        sent = [r for r in asked if r.result.confidence < bar]
+        kept_right = sum(r.result.intent == r.message.route for r in routed
+                         if r.result.scores and r.result.confidence >= bar)  # fmt: skip
+        model_right = sum(choices[id(r)] == r.message.route for r in sent)
+        rows.append(
+            {
+                "below": bar,
+                "sent_to_model": len(sent),
+                "accuracy_first_stage_alone": kept_right / len(routed),
+                "accuracy_with_model": (kept_right + model_right) / len(routed),
+                "model_right_on_sent": model_right,
+                "classifier_right_on_sent": sum(r.result.intent == r.message.route for r in sent),
+            }
+        )
+    return {"model_seconds_per_message": seconds / len(asked) if asked else 0.0, "bars": rows}
+
+
+def render_second_stage(figures: dict[str, Any]) -> str:
+    header = ["BELOW", "TO MODEL", "ALONE", "WITH MODEL", "MODEL RIGHT", "CLASSIFIER RIGHT"]
+    rows = [
+        [
+            f"{row['below']:.2f}",
+            str(row["sent_to_model"]),
+            f"{row['accuracy_first_stage_alone']:.1%}",
+            f"{row['accuracy_with_model']:.1%}",
+            str(row["model_right_on_sent"]),
+            str(row["classifier_right_on_sent"]),
+        ]
+        for row in figures["bars"]
+    ]
+    return (
+        "second stage (the model chooses for messages under the bar; alone: they go to a "
+        f"person), {figures['model_seconds_per_message']:.2f} s per model choice\n"
+        + render_table(header, rows)
+    )
+
+
 def render(report: dict[str, Any], source: Path) -> str:
     routes = list(report["per_route"])
     lines = [
@@ -238,6 +294,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     routes.add_argument("file", type=Path, help="YAML: messages: [{text, route}]")
     routes.add_argument("--chart", type=Path, default=Path("routes.png"), help="PNG to write")
     routes.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    routes.add_argument(
+        "--second-stage",
+        action="store_true",
+        help="also ask the configured model (workflow route_by_model) about the messages "
+        "whose first-stage probability is under each --below bar",
+    )
+    routes.add_argument(
+        "--below", type=float, nargs="+", default=[0.4, 0.6, 0.8, 0.95], metavar="P"
+    )
 
 
 def run_command(settings: ConduitSettings, args: argparse.Namespace) -> int:
@@ -258,6 +323,9 @@ def run_command(settings: ConduitSettings, args: argparse.Namespace) -> int:
     report = {"source": str(args.file), "start_up_s": start_up_s, **figures(routed, routes)}
     print(render(report, args.file))
     print(f"\nstart-up (embedder and training): {start_up_s:.2f} s; chart: {args.chart}")
+    if args.second_stage:
+        report["second_stage"] = asyncio.run(second_stage(settings, routed, args.below))
+        print("\n" + render_second_stage(report["second_stage"]))
     write_chart(report, routed, args.chart)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,9 @@ class ModelSpec(_Strict):
     url: str | None = None
     model: str | None = None
     api_key_env: str | None = None
+    # How an OpenAI-compatible endpoint takes a JSON schema: `json_schema` (OpenAI, vLLM,
+    # llama.cpp's llama-server, Ollama) or `json_object` (llama-cpp-python's server).
+    schema_format: Literal["json_schema", "json_object"] = "json_schema"
     timeout_s: float = Field(default=60.0, gt=0)
     context_tokens: int = Field(default=4096, ge=256)
     price_per_1k_input_usd: float = Field(default=0.0, ge=0)

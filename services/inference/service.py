@@ -81,7 +81,12 @@ def make_backend(spec: ModelSpec, settings: InferenceSettings, name: str) -> Mod
 
         api_key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
         return OpenAICompatibleBackend(
-            str(spec.url), str(spec.model), api_key=api_key, timeout_s=spec.timeout_s, name=name
+            str(spec.url),
+            str(spec.model),
+            api_key=api_key,
+            timeout_s=spec.timeout_s,
+            name=name,
+            schema_format=spec.schema_format,
         )
     from services.inference.backends.llama_cpp import LlamaCppBackend  # noqa: PLC0415
 

@@ -90,6 +90,13 @@ class PromptStep:
             slots=slots if template.answer.slots else None,
         )
         handovers = [delegate_option(delegates)] if delegates else []
+        if template.output == "choice":
+            if not handovers:
+                raise StepMisconfigured(
+                    f"template {template.name!r} asks for a choice, but the step offers no "
+                    "`delegates` to choose among"
+                )
+            return output_schema(handovers, None)
         if template.output == "answer":
             return output_schema(handovers, answer)
         offered = offerable_tools(self._catalog, template.tools, event)

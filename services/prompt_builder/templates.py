@@ -91,7 +91,9 @@ class PromptTemplate(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: int = Field(ge=1)
     label: str = ""
-    output: Literal["agent", "answer"]
+    # agent: tool calls, handovers and an answer; answer: an answer (or a handover);
+    # choice: only a handover to one of the step's `delegates` (a route, an agent).
+    output: Literal["agent", "answer", "choice"]
     tools: list[str] = Field(default_factory=list)
     # The answer is offered only once none of these tools can still be called, so a small
     # model cannot answer before the checks and actions the task needs have run.

@@ -58,6 +58,8 @@ class Condition(_Strict):
     # The request's principal has one of these roles (signed by the gateway, checked by
     # every service before it routes).
     role: str | list[str] | None = None
+    # The intent classifier was not sure enough to route (`intent.unsure`).
+    unsure: bool | None = None
 
     def entities(self) -> list[str]:
         if self.entity is None:

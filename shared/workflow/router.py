@@ -119,6 +119,8 @@ def matches(condition: Condition, event: StepEvent, step: Step) -> bool:
         checks.append(set(condition.entities()) <= kinds)
     if condition.delegate_to is not None:
         checks.append(event.model_output.delegate_to == condition.delegate_to)
+    if condition.unsure is not None:
+        checks.append(event.intent.unsure == condition.unsure)
     if condition.role is not None:
         checks.append(bool(set(condition.roles()) & set(event.envelope.principal.roles)))
     return all(checks)

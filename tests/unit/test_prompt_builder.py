@@ -13,7 +13,7 @@ from services.prompt_builder.service import PromptStep
 from services.prompt_builder.templates import TemplateStore, check_tools_exist
 from shared.agent.slots import slots_of_pattern
 from shared.config import ConfigFileError, repo_root
-from shared.contracts import Chunk, StepEvent, Turn, Verdict
+from shared.contracts import Chunk, StepEvent, Turn, UserRequest, Verdict
 from shared.models import ChatMessage, GgufTokenizer
 from shared.runtime import InputTooLarge, StepCall, StepMisconfigured
 from shared.tools import ToolCatalog, load_tool_catalog
@@ -424,3 +424,37 @@ async def test_a_regenerated_prompt_says_why_the_last_answer_was_refused(step: P
 
     system = event.prompt.messages[0].content
     assert "previous answer was refused: the answer states a date" in system, system
+
+
+# --- choice templates (the router's second stage) ----------------------------------------
+
+ROUTE_CHOICE = StepCall(
+    workflow="route_by_model",
+    step_id="choose",
+    params={
+        "template": "route_choice",
+        "max_delegations": 1,
+        "delegates": {"refund": "money back", "escalation": "a person"},
+    },
+)
+
+
+async def test_a_choice_template_offers_only_the_delegates_as_an_enum(step: PromptStep) -> None:
+    event = StepEvent(request=UserRequest(text="hm, not sure what I want"))
+
+    await step.handle(event, ROUTE_CHOICE)
+
+    schema = json.loads(event.prompt.output_schema_json)
+    assert "oneOf" not in schema, f"a choice offers no answer and no tool: {schema}"
+    assert schema["properties"]["agent"] == {"enum": ["refund", "escalation"]}, schema
+    system = event.prompt.messages[0].content
+    assert "- escalation: a person" in system, "the routes' descriptions must be in the prompt"
+
+
+async def test_a_choice_template_on_a_step_without_delegates_is_misconfigured(
+    step: PromptStep,
+) -> None:
+    call = StepCall(workflow="triage", step_id="choose", params={"template": "route_choice"})
+
+    with pytest.raises(StepMisconfigured, match="no `delegates` to choose among"):
+        await step.handle(StepEvent(request=UserRequest(text="hello")), call)
