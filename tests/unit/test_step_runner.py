@@ -47,6 +47,9 @@ from shared.runtime.retry import RetryRunner
 from shared.runtime.steps import StepRunner
 from shared.workflow import WorkflowRegistry
 from shared.workflow.model import SERVICE_NAMES
+from tests.fixtures.metrics import RecordedMetrics
+
+HANDOFFS = "conduit.handoffs"
 
 TOPICS = Topics("conduit")
 SESSION = "session-1"
@@ -653,6 +656,24 @@ async def test_a_handoff_ticket_carries_the_priority_read_from_the_request(
         -0.8,
         0.75,
     ), f"the person taking over must see how urgent it is: {handoff}"
+
+
+async def test_every_handoff_is_counted_by_priority(
+    harness: Harness, recorded_metrics: RecordedMetrics
+) -> None:
+    async def reject(event: StepEvent, call: StepCall, attempt: int) -> None:
+        event.output_guard.verdict = Verdict.VERDICT_REJECT
+
+    harness.serve("guardrail", FakeHandler(reject))
+    event = _event("refund", "check_answer", steps_taken=9)
+    event.intent.priority = "high"
+    before = recorded_metrics.total(HANDOFFS, priority="high", workflow="refund")
+
+    await harness.send("guardrail", event)
+    await harness.settle()
+
+    after = recorded_metrics.total(HANDOFFS, priority="high", workflow="refund")
+    assert after - before == 1, "a handoff must add one to conduit.handoffs for its priority"
 
 
 # --- raw consumers -----------------------------------------------------------------------
