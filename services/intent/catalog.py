@@ -26,6 +26,15 @@ class IntentSpec(_Strict):
     examples: list[Example] = Field(min_length=8, max_length=120)
 
 
+class LanguageSpec(_Strict):
+    """The one language the embedder reads; a message identified (py3langid) as another
+    with at least `min_probability`, in at least `min_words` words, goes to a person."""
+
+    expected: str = Field(default="en", pattern=r"^[a-z]{2,3}$")
+    min_probability: float = Field(default=0.7, gt=0.0, le=1.0)
+    min_words: int = Field(default=3, ge=1)
+
+
 class ClassifierSpec(_Strict):
     """Logistic regression over the examples' embeddings; below either bar it is unsure."""
 
@@ -33,6 +42,7 @@ class ClassifierSpec(_Strict):
     min_margin: float = Field(ge=0.0, lt=1.0, description="best minus runner-up probability")
     regularisation: float = Field(gt=0.0, description="inverse strength (scikit-learn's C)")
     max_chars: int = Field(default=2000, ge=50, description="longer text goes to a person")
+    language: LanguageSpec = Field(default_factory=LanguageSpec)
 
 
 class PriorityRule(_Strict):

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
 from services.intent.catalog import OUT_OF_SCOPE, IntentCatalog
+from services.intent.language import LanguageCheck
 from shared.embeddings import Embedder
 
 F64 = npt.NDArray[np.float64]
@@ -55,10 +56,13 @@ class IntentClassifier:
         self._catalog = catalog
         self._embedder = embedder
         self._model: LogisticRegression | None = None
+        self._language = LanguageCheck(catalog.classifier.language)
 
     def warm_up(self) -> None:
-        """Load the embedder and train on the catalog's examples, once."""
+        """Load the embedder and the language identifier, and train on the catalog's
+        examples, once."""
         self._embedder.warm_up()
+        self._language.warm_up()
         self._trained()
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:
@@ -105,7 +109,7 @@ class IntentClassifier:
         latin = sum(unicodedata.name(c, "").startswith("LATIN") for c in letters)
         if latin / len(letters) < _MIN_LATIN_SHARE:
             return "the message is in a script the classifier does not read (English only)"
-        return ""
+        return self._language.refusal(text)
 
     def _decide(self, probabilities: F64, classes: list[str]) -> Classification:
         order = np.argsort(-probabilities, kind="stable")

@@ -141,8 +141,10 @@ def test_an_out_of_scope_message_falls_back_with_the_reason(
         ("where is my order " * 200, "longer than 2000 characters"),
         ("我的订单在哪里我已经等了两个星期了", "script the classifier does not read"),
         ("Где мой заказ? Я жду уже две недели", "script the classifier does not read"),
+        ("Wo ist meine Bestellung? Ich warte seit zwei Wochen", "language 'de'"),
+        ("Je voudrais un remboursement pour ma commande", "language 'fr'"),
     ],
-    ids=["empty", "whitespace", "no-words", "very-long", "chinese", "russian"],
+    ids=["empty", "whitespace", "no-words", "very-long", "chinese", "russian", "german", "french"],
 )
 def test_text_it_cannot_read_goes_to_a_person_with_the_reason(
     classifier: IntentClassifier, text: str, reason: str
