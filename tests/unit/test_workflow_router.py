@@ -100,9 +100,10 @@ def test_the_real_workflows_load_with_the_known_intents(registry: WorkflowRegist
         "human_reply",
         "incident_triage",
         "summarise_history",
+        "route_by_model",
     }, (
         "config/workflows should define the entry, the intent workflows, the desk, incident "
-        "triage, human replies and history summaries"
+        "triage, human replies, history summaries and the router's second stage"
     )
 
 
