@@ -35,6 +35,7 @@ from shared.grounding import (
     unbacked_claims,
     ungrounded,
 )
+from shared.grounding.statuses import STATUSES, canonical_status, find_statuses
 from shared.text.sentences import sentences
 from shared.tools import ToolCatalog
 
@@ -115,15 +116,22 @@ def states_what_was_asked(event: StepEvent) -> str | None:
     fact of it or of the second passage. A passage without a fact asks for none when it is
     the best ("Is the label free?"), and cannot vouch for an answer when it is the second."""
     slots, text = event.prompt.answer_slots, event.model_output.text
-    missing = [
-        name for name in event.prompt.must_state if slots[name].casefold() not in text.casefold()
-    ]
+    missing = [name for name in event.prompt.must_state if not _states_value(text, slots[name])]
     retrieval = event.retrieval
     best = _answer_facts(retrieval.answer_passage)
     second = _answer_facts(retrieval.second_passage)
     if best and not any(_states_one_of(text, facts) for facts in (best, second) if facts):
         missing.append(f"what {retrieval.answer_source} says in answer to the question")
     return f"the answer does not state {', '.join(missing)}" if missing else None
+
+
+def _states_value(text: str, value: str) -> bool:
+    """`text` states `value`: a status only where a clause asserts it ("it has shipped",
+    not "it is ready to be shipped"), any other value wherever it is written."""
+    status = canonical_status(value)
+    if status in STATUSES:
+        return status in {mention.value for mention in find_statuses(text)}
+    return value.casefold() in text.casefold()
 
 
 def _answer_facts(passage: str) -> tuple[Fact, ...]:

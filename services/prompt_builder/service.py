@@ -108,11 +108,16 @@ class PromptStep:
 
 def _open_delegates(call: StepCall, event: StepEvent) -> dict[str, str]:
     """The agents (name: description) the model may hand the request to now: those the step
-    declares, while the request has handovers left, except agents it has already been to."""
+    declares, while the request has handovers left, except agents it has already been to;
+    none when the request's confident intent is one the step keeps (`keep_when_intent`: a
+    supervisor chose this agent by it)."""
     declared = call.params.get("delegates") or {}
     if not isinstance(declared, dict):
         raise StepMisconfigured(f"{call.workflow}.{call.step_id}: params.delegates is a mapping")
     if len(event.delegations) >= int(call.params.get("max_delegations", 0)):
+        return {}
+    kept = call.params.get("keep_when_intent") or []
+    if not event.intent.fallback and event.intent.intent in kept:
         return {}
     visited = set(event.delegations)
     return {str(name): str(about) for name, about in declared.items() if name not in visited}

@@ -82,6 +82,7 @@ class SupervisorSpec(_Strict):
     agents: tuple[str, ...] = Field(min_length=1)
     # A confident intent picks its agent without asking the model: the embedding classifier
     # reads the customer's main request better than a small model reading a long prompt.
+    # The agent it picks keeps the request: it is offered no handover to another agent.
     by_intent: dict[str, str] = Field(default_factory=dict)
     model: str | None = None
     checks: tuple[str, ...] = DEFAULT_CHECKS
@@ -118,6 +119,14 @@ class _Expander:
             for step_id, step in self._steps.items()
             if isinstance(step, dict) and "agent" in step
         }
+        # The intents with which a supervisor hands each agent the request, confident.
+        self._chosen_by: dict[str, list[str]] = {}
+        for step in self._steps.values():
+            by_intent = (
+                step.get("supervisor", {}).get("by_intent", {}) if isinstance(step, dict) else {}
+            )
+            for intent, agent in by_intent.items() if isinstance(by_intent, dict) else ():
+                self._chosen_by.setdefault(str(agent), []).append(str(intent))
 
     def expand(self) -> Raw:
         expanded: Raw = {}
@@ -149,11 +158,10 @@ class _Expander:
                 "params": {"top_k": agent.retrieval.top_k},
                 "next": draft,
             }
-        steps[draft] = {
-            "service": "prompt-builder",
-            "params": self._prompt_params(agent.prompt, agent.handoff_to),
-            "next": f"{step_id}.decide",
-        }
+        params = self._prompt_params(agent.prompt, agent.handoff_to)
+        if agent.handoff_to and name in self._chosen_by:
+            params["keep_when_intent"] = self._chosen_by[name]
+        steps[draft] = {"service": "prompt-builder", "params": params, "next": f"{step_id}.decide"}
         steps[f"{step_id}.decide"] = {
             "service": "inference",
             "params": self._model_params(agent.model, agent.max_tokens, stream=agent.stream),

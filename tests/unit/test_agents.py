@@ -297,3 +297,22 @@ def _delegate_choices(event: StepEvent) -> list[str]:
         if option["properties"]["action"].get("const") == "delegate"
         for name in option["properties"]["agent"]["enum"]
     ]
+
+
+async def test_an_agent_a_confident_intent_chose_keeps_the_request(
+    prompt_step: PromptStep, registry: WorkflowRegistry
+) -> None:
+    desk = registry.get("support_desk")
+    assert desk is not None
+    params = desk.steps["orders"].params
+    call = StepCall(workflow="support_desk", step_id="orders", params=params)
+    event = _event_at("support_desk", "orders")
+    event.request.text = "Was order ORD-5003 delivered? Invoice INV-1002 is paid."
+    event.intent.intent = "order_status"
+
+    await prompt_step.handle(event, call)
+
+    assert _delegate_choices(event) == [], "chosen by its intent, the orders agent must keep it"
+    event.intent.fallback = True
+    await prompt_step.handle(event, call)
+    assert _delegate_choices(event) == ["billing"], "chosen by the model, it may hand over"

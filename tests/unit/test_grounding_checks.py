@@ -199,3 +199,30 @@ def test_a_best_passage_without_a_fact_asks_for_none() -> None:
     event.retrieval.second_passage = "Items can be returned within 30 days of delivery."
 
     assert CHECKS["states_what_was_asked"](event) is None
+
+
+def _must_state_status_event(text: str) -> StepEvent:
+    event = _order_event(text)
+    event.prompt.answer_slots.update({"status": "shipped", "estimated_delivery": "2026-12-09"})
+    event.prompt.must_state.extend(["status", "estimated_delivery"])
+    return event
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Order ORD-5001 is ready to be shipped and will arrive on 2026-12-09.",
+        "Order ORD-5001 will be shipped soon and should arrive on 2026-12-09.",
+        "Once it is shipped, order ORD-5001 should arrive on 2026-12-09.",
+    ],
+)
+def test_a_status_the_answer_only_mentions_is_not_stated(text: str) -> None:
+    finding = CHECKS["states_what_was_asked"](_must_state_status_event(text))
+
+    assert finding == "the answer does not state status", f"{text!r}: {finding}"
+
+
+def test_a_status_the_answer_asserts_is_stated() -> None:
+    text = "Your order ORD-5001 has shipped and should arrive on 2026-12-09."
+
+    assert CHECKS["states_what_was_asked"](_must_state_status_event(text)) is None
