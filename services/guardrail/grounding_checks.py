@@ -56,7 +56,9 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 _SHORTEST_QUOTE = 20
 # Shorter values (USD, UPS) are words an answer may well use twice.
 _SHORTEST_VALUE = 4
-_SENTENCE_ENDS = (".", "!", "?", ")", '"', "'", "…")
+# A whole answer ends a sentence: a full stop, "!" or "?", then perhaps closing quotes or
+# brackets ("(tracking 1Z9)." does; "(tracking 1Z9)" and a trailing "..." do not).
+_SENTENCE_END = re.compile(r"(?<!\.\.)[.!?][\"')\]]*$")
 
 
 def complete(event: StepEvent) -> str | None:
@@ -95,7 +97,7 @@ _BROKEN_TEXT: tuple[tuple[str, Callable[[str], bool]], ...] = (
     (
         "the answer ends mid-sentence",
         lambda text: (
-            bool(text) and (not text.endswith(_SENTENCE_ENDS) or bool(_DANGLING.search(text)))
+            bool(text) and (not _SENTENCE_END.search(text) or bool(_DANGLING.search(text)))
         ),
     ),
     (

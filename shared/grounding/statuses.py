@@ -55,12 +55,20 @@ _CANONICAL = {
     "valid": "valid",
     "invalid": "invalid",
 }
-_PHRASES = {("in", "transit"): "in transit", ("out", "for", "delivery"): "out for delivery"}
+_PHRASES = {
+    ("in", "transit"): "in transit",
+    ("out", "for", "delivery"): "out for delivery",
+    # Said of a parcel, "on its way" is shipped and not yet delivered (of a refund it says
+    # nothing: see `_PARCEL_ONLY`).
+    ("on", "its", "way"): "shipped",
+}
+_PARCEL_ONLY = {("on", "its", "way")}
+_PARCEL = re.compile(r"\b(?:orders?|parcels?|packages?|shipments?|ORD-\d+)\b", re.IGNORECASE)
 # Every canonical status, for reading a tool's fields named after one (`eligible`).
 STATUSES = frozenset([*_CANONICAL.values(), *_PHRASES.values()])
 _OPPOSITES = {"eligible": "not eligible", "paid": "unpaid", "valid": "invalid"}
 _MENTIONS_A_STATUS = re.compile(
-    r"\b(?:" + "|".join([*_CANONICAL, "transit", "delivery", "processed"]) + r")\b",
+    r"\b(?:" + "|".join([*_CANONICAL, "transit", "delivery", "processed", "way"]) + r")\b",
     re.IGNORECASE,
 )
 # Verb forms that can state a status; a base form ("open a ticket") states none.
@@ -106,6 +114,8 @@ def _status_words(doc: Doc, token: Token) -> tuple[str, Token] | None:
     for words, status in _PHRASES.items():
         following = doc[token.i : token.i + len(words)]
         if tuple(t.lower_ for t in following) == words:
+            if words in _PARCEL_ONLY and not _PARCEL.search(token.sent.text):
+                return None
             return status, following[-1]
     word = _CANONICAL.get(token.lower_)
     if token.lower_ == "processed":

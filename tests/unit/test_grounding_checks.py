@@ -107,6 +107,8 @@ def test_a_value_inside_a_longer_value_is_not_stated_twice() -> None:
         ("Your order is {status}.", "stop", "no value for: ['status']"),
         ("It should arrive on December 9, 2026 at .", "stop", "ends mid-sentence"),
         ("It ships with the. Thanks!", "stop", "ends mid-sentence"),
+        ("Ticket INC-4109 opened (search_logs: platform-oncall)", "stop", "ends mid-sentence"),
+        ("Your order ORD-5001 has shipped and...", "stop", "ends mid-sentence"),
         ("It exceeds the limit of  USD.", "stop", "a value is missing"),
         ("It exceeds the limit of USD.", "stop", "a value is missing"),
         ("We offer [service_name] to customers.", "stop", "placeholder of its own making"),

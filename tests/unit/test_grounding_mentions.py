@@ -206,6 +206,7 @@ def test_dates_amounts_durations_words_and_vault_tokens_are_no_ids(text: str) ->
         ("It was dispatched yesterday.", "dispatched"),
         ("The order is in transit.", "in transit"),
         ("Your parcel is out for delivery.", "out for delivery"),
+        ("Your order ORD-5003 is still on its way.", "shipped"),
         ("Your order is still processing.", "processing"),
         ("The refund is pending.", "pending"),
         ("The order was canceled.", "cancelled"),
@@ -234,6 +235,7 @@ def test_a_status_asserted_of_something_is_one_status_in_its_own_canonical_form(
     "text",
     [
         "It will be delivered on December 9.",
+        "Your refund is on its way to your card.",
         "It should be delivered soon.",
         "It is expected to be delivered on Friday.",
         "Once it is delivered, you can return it.",
