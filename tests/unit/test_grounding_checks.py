@@ -228,3 +228,22 @@ def test_a_status_the_answer_asserts_is_stated() -> None:
     text = "Your order ORD-5001 has shipped and should arrive on 2026-12-09."
 
     assert CHECKS["states_what_was_asked"](_must_state_status_event(text)) is None
+
+
+def test_the_invoices_refunded_total_from_before_the_refund_is_not_stateable() -> None:
+    invoice = {"invoice_id": "INV-1001", "amount": 49.99, "currency": "USD", "status": "paid",
+               "charged_count": 2, "issued_at": "2026-11-20", "refunded": 0.0}  # fmt: skip
+    lookup = ToolExchange(
+        call=ToolCall(tool="lookup_invoice", arguments_json='{"invoice_id": "INV-1001"}'),
+        ok=True,
+        result_json=json.dumps(invoice),
+    )
+    event = StepEvent(
+        envelope=Envelope(created_unix_ms=ASKED_AT_MS),
+        tool_exchanges=[lookup],
+        model_output=ModelOutput(text="Invoice INV-1001 is for 49.99 USD and 0.00 USD came back."),
+    )
+
+    assert CHECKS["grounded"](event) is not None, "a stale refunded total passed"
+    event.model_output.text = "Invoice INV-1001 is for 49.99 USD."
+    assert CHECKS["grounded"](event) is None
