@@ -254,9 +254,7 @@ async def test_the_model_may_hand_over_to_the_declared_agents_and_is_told_what_t
 async def test_handovers_are_bounded_and_never_back_to_an_agent_already_visited(
     prompt_step: PromptStep, registry: WorkflowRegistry
 ) -> None:
-    desk = registry.get("support_desk")
-    assert desk is not None
-    params = desk.steps["orders"].params
+    params = _orders_params(registry)
     event = _event_at("support_desk", "orders")
     event.request.text = "Where is ORD-5001?"
     event.delegations.append("billing")
@@ -302,10 +300,7 @@ def _delegate_choices(event: StepEvent) -> list[str]:
 async def test_an_agent_a_confident_intent_chose_keeps_the_request(
     prompt_step: PromptStep, registry: WorkflowRegistry
 ) -> None:
-    desk = registry.get("support_desk")
-    assert desk is not None
-    params = desk.steps["orders"].params
-    call = StepCall(workflow="support_desk", step_id="orders", params=params)
+    call = StepCall(workflow="support_desk", step_id="orders", params=_orders_params(registry))
     event = _event_at("support_desk", "orders")
     event.request.text = "Was order ORD-5003 delivered? Invoice INV-1002 is paid."
     event.intent.intent = "order_status"
@@ -316,3 +311,10 @@ async def test_an_agent_a_confident_intent_chose_keeps_the_request(
     event.intent.fallback = True
     await prompt_step.handle(event, call)
     assert _delegate_choices(event) == ["billing"], "chosen by the model, it may hand over"
+
+
+def _orders_params(registry: WorkflowRegistry) -> dict[str, Any]:
+    """The parameters of the support desk's orders agent's prompt step, as expanded."""
+    desk = registry.get("support_desk")
+    assert desk is not None, "the support desk workflow must load"
+    return dict(desk.steps["orders"].params)
