@@ -29,6 +29,8 @@ from shared.embeddings import default_embedder
 
 CALIBRATION_BINS = 10
 WORST_SHOWN = 10
+# Routes the triage workflow hands to a person, as it does an unsure request.
+_TO_A_PERSON = frozenset({"escalation", OUT_OF_SCOPE})
 
 
 class LabelledMessage(BaseModel):
@@ -127,14 +129,13 @@ def figures(routed: Sequence[Routed], routes: Sequence[str]) -> dict[str, Any]:
     }
 
 
-_TO_A_PERSON = frozenset({"escalation", OUT_OF_SCOPE})
-
-
 def calibration_error(routed: Sequence[Routed]) -> float:
     """Expected calibration error of the likeliest class: the mean, weighted by bin size, of
     |accuracy - mean probability| over ten equal-width probability bins."""
     bins = calibration_bins(routed)
     scored = sum(len(members) for members in bins)
+    if not scored:
+        return 0.0
     return sum(
         len(members) / scored * abs(_argmax_accuracy(members) - _mean_confidence(members))
         for members in bins

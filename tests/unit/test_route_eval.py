@@ -53,6 +53,12 @@ def test_calibration_error_is_zero_when_probabilities_match_the_share_right() ->
     assert calibration_error(routed) == pytest.approx(0.0)
 
 
+def test_calibration_error_of_only_refused_messages_is_zero() -> None:
+    refused = Classification(intent="unsure", confidence=0.0, scores=(), unsure=True)
+    routed = [Routed(LabelledMessage(text="", route="refund"), refused, seconds=0.0)]
+    assert calibration_error(routed) == 0.0
+
+
 def test_calibration_error_of_a_confident_wrong_router_is_its_confidence() -> None:
     routed = [_routed(str(i), "refund", "escalation", 0.9) for i in range(5)]
     assert calibration_error(routed) == pytest.approx(0.9)
