@@ -49,13 +49,19 @@ def client_tracing(jaeger_server: JaegerServer) -> Iterator[None]:
     configure_tracing(ConduitSettings(), "conduit-client")
 
 
+def _orphans(spans: list[Span]) -> list[str]:
+    ids = {s.span_id for s in spans}
+    return [s.name for s in spans if s.parent_id and s.parent_id not in ids]
+
+
 async def _trace_of(jaeger: JaegerServer, request_id: str) -> list[Span]:
-    """Poll until spans of all six services have arrived (exports are batched)."""
+    """Poll until spans of all six services, and the parent of every span, have arrived:
+    each process exports its spans in batches of its own, so a trace fills in piecemeal."""
     deadline = time.monotonic() + 60
     spans: list[Span] = []
     while time.monotonic() < deadline:
         spans = await asyncio.to_thread(spans_from_jaeger, jaeger.query_url, request_id)
-        if set(SERVICE_NAMES) <= {s.service for s in spans}:
+        if set(SERVICE_NAMES) <= {s.service for s in spans} and not _orphans(spans):
             return spans
         await asyncio.sleep(1)
     return spans
@@ -77,9 +83,8 @@ async def test_a_request_is_one_trace_across_all_six_services(
     services = {s.service for s in spans}
     assert set(SERVICE_NAMES) <= services, f"services missing from the trace: {services}"
     assert len({s.trace_id for s in spans}) == 1, "the request was split over several traces"
-    ids = {s.span_id for s in spans}
-    orphans = [s.name for s in spans if s.parent_id and s.parent_id not in ids]
-    assert not orphans, f"spans whose parent is not in the trace: {orphans}"
+    orphans = _orphans(spans)
+    assert not orphans, f"spans whose parent never reached the trace in 60 s: {orphans}"
     chats = [s for s in spans if s.name.startswith("chat ")]
     assert chats, "no model-call spans"
     assert all(int(s.attributes["gen_ai.usage.input_tokens"]) > 0 for s in chats), chats
