@@ -35,14 +35,31 @@ class LanguageSpec(_Strict):
     min_words: int = Field(default=3, ge=1)
 
 
+class CharacterNgrams(_Strict):
+    """TF-IDF of character n-grams within words, set beside each embedding: they keep the
+    wording an embedding blurs (typos, "refund" against "refunded"). Weight 0 leaves them out."""
+
+    smallest: int = Field(default=2, ge=1, le=8)
+    largest: int = Field(default=5, ge=1, le=8)
+    weight: float = Field(default=1.0, ge=0.0, le=10.0)
+
+    @model_validator(mode="after")
+    def _sizes_in_order(self) -> CharacterNgrams:
+        if self.largest < self.smallest:
+            raise ValueError("largest: must be at least `smallest`")
+        return self
+
+
 class ClassifierSpec(_Strict):
-    """Logistic regression over the examples' embeddings; below either bar it is unsure."""
+    """Logistic regression over the examples' embeddings (and character n-grams); below
+    either bar it is unsure."""
 
     min_probability: float = Field(gt=0.0, lt=1.0, description="to accept the best route")
     min_margin: float = Field(ge=0.0, lt=1.0, description="best minus runner-up probability")
     regularisation: float = Field(gt=0.0, description="inverse strength (scikit-learn's C)")
     max_chars: int = Field(default=2000, ge=50, description="longer text goes to a person")
     language: LanguageSpec = Field(default_factory=LanguageSpec)
+    character_ngrams: CharacterNgrams = Field(default_factory=CharacterNgrams)
 
 
 class PriorityRule(_Strict):

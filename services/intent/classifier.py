@@ -1,19 +1,24 @@
-"""Intent classification: logistic regression over the catalog examples' sentence embeddings,
-trained at start-up, with calibrated probabilities and a clear reason whenever it gives up."""
+"""Intent classification: logistic regression over the catalog examples' sentence embeddings
+and character n-grams, trained at start-up, with calibrated probabilities and a clear reason
+whenever it gives up."""
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from services.intent.catalog import OUT_OF_SCOPE, IntentCatalog
+from services.intent.catalog import OUT_OF_SCOPE, CharacterNgrams, IntentCatalog
 from services.intent.language import LanguageCheck
-from shared.embeddings import Embedder
+from shared.embeddings import Embedder, StoredVectors
+from shared.embeddings.embedder import F32
 
 F64 = npt.NDArray[np.float64]
 UNSURE = "unsure"
@@ -43,6 +48,35 @@ class Classification:
         return UNSURE if self.unsure else self.intent
 
 
+class _Features:
+    """Each text's embedding, beside the weighted TF-IDF of its character n-grams (fitted on
+    the examples) when the catalog asks for them."""
+
+    def __init__(
+        self, embedder: Embedder, ngrams: CharacterNgrams, examples: Embedder | StoredVectors
+    ) -> None:
+        self._embedder = embedder
+        self._examples = examples
+        self._weight = ngrams.weight
+        self._ngrams = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(ngrams.smallest, ngrams.largest), sublinear_tf=True
+        )
+
+    def fit(self, examples: Sequence[str]) -> csr_matrix:
+        if self._weight:
+            self._ngrams.fit(examples)
+        return self._features(examples, self._examples.embed(examples))
+
+    def __call__(self, texts: Sequence[str]) -> csr_matrix:
+        return self._features(texts, self._embedder.embed(texts))
+
+    def _features(self, texts: Sequence[str], vectors: F32) -> csr_matrix:
+        if not self._weight:
+            return csr_matrix(vectors)
+        ngrams = self._weight * self._ngrams.transform(texts)
+        return hstack([csr_matrix(vectors), ngrams], format="csr")
+
+
 class IntentClassifier:
     """Example:
 
@@ -52,10 +86,16 @@ class IntentClassifier:
     'refund'
     """
 
-    def __init__(self, catalog: IntentCatalog, embedder: Embedder) -> None:
+    def __init__(
+        self, catalog: IntentCatalog, embedder: Embedder, vectors_dir: Path | None = None
+    ) -> None:
+        """`vectors_dir` keeps the examples' vectors, so a restart trains without embedding
+        them again."""
         self._catalog = catalog
         self._embedder = embedder
         self._model: LogisticRegression | None = None
+        examples = embedder if vectors_dir is None else StoredVectors(embedder, vectors_dir)
+        self._features = _Features(embedder, catalog.classifier.character_ngrams, examples)
         self._language = LanguageCheck(catalog.classifier.language)
 
     def warm_up(self) -> None:
@@ -71,7 +111,7 @@ class IntentClassifier:
         readable = [text for text, refusal in zip(texts, refusals, strict=True) if not refusal]
         model = self._trained()
         probabilities: F64 = (
-            model.predict_proba(self._embedder.embed(readable)) if readable else np.empty((0, 0))
+            model.predict_proba(self._features(readable)) if readable else np.empty((0, 0))
         )
         rows = iter(probabilities)
         return [
@@ -93,7 +133,7 @@ class IntentClassifier:
             model = LogisticRegression(
                 C=self._catalog.classifier.regularisation, class_weight="balanced", max_iter=2000
             )
-            self._model = model.fit(self._embedder.embed(texts), labels)
+            self._model = model.fit(self._features.fit(texts), labels)
         return self._model
 
     def _refusal(self, text: str) -> str:

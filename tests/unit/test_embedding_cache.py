@@ -1,9 +1,10 @@
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from shared.embeddings import CachedEmbedder
+from shared.embeddings import CachedEmbedder, StoredVectors
 from shared.embeddings.embedder import F32
 from tests.fixtures.metrics import RecordedMetrics
 
@@ -12,6 +13,7 @@ class CountingEmbedder:
     """Deterministic vectors from text length; remembers every batch it was asked for."""
 
     dimension = 4
+    identity = "counting text lengths"
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
@@ -74,3 +76,47 @@ def test_hits_and_misses_are_counted(recorded_metrics: RecordedMetrics) -> None:
 def test_a_cache_without_room_is_refused() -> None:
     with pytest.raises(ValueError, match="capacity"):
         CachedEmbedder(CountingEmbedder(), capacity=0)
+
+
+def test_stored_vectors_are_read_back_by_the_next_process_without_embedding(
+    tmp_path: Path,
+) -> None:
+    first = CountingEmbedder()
+    written = StoredVectors(first, tmp_path).embed(["refund", "order"])
+    second = CountingEmbedder()
+
+    read = StoredVectors(second, tmp_path).embed(["refund", "order"])
+
+    assert second.batches == [], f"embedded again: {second.batches}"
+    np.testing.assert_array_equal(read, written)
+
+
+def test_changed_texts_are_embedded_afresh(tmp_path: Path) -> None:
+    StoredVectors(CountingEmbedder(), tmp_path).embed(["refund", "order"])
+    inner = CountingEmbedder()
+
+    StoredVectors(inner, tmp_path).embed(["refund", "order", "person"])
+
+    assert inner.batches == [["refund", "order", "person"]], inner.batches
+
+
+def test_another_embedder_identity_does_not_reuse_the_vectors(tmp_path: Path) -> None:
+    StoredVectors(CountingEmbedder(), tmp_path).embed(["refund"])
+    other = CountingEmbedder()
+    other.identity = "another model"
+
+    StoredVectors(other, tmp_path).embed(["refund"])
+
+    assert other.batches == [["refund"]], other.batches
+
+
+def test_an_unreadable_stored_file_is_embedded_again_and_replaced(tmp_path: Path) -> None:
+    StoredVectors(CountingEmbedder(), tmp_path).embed(["refund"])
+    [stored] = tmp_path.glob("*.npy")
+    stored.write_bytes(b"torn write")
+    inner = CountingEmbedder()
+
+    vectors = StoredVectors(inner, tmp_path).embed(["refund"])
+
+    assert inner.batches == [["refund"]], inner.batches
+    np.testing.assert_array_equal(np.load(stored), vectors)

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.intent.catalog import IntentCatalog, load_intent_catalog
+from services.intent.catalog import CharacterNgrams, IntentCatalog, load_intent_catalog
 from services.intent.classifier import UNSURE, IntentClassifier
 from services.intent.priority import PriorityReader
 from services.intent.service import IntentStep, build
@@ -102,6 +102,28 @@ def test_a_probability_bar_outside_zero_to_one_names_its_field(tmp_path: Path) -
     bars = {"min_probability": 1.5, "min_margin": 0.05, "regularisation": 10}
     with pytest.raises(ConfigFileError, match=r"classifier\.min_probability"):
         load_intent_catalog(_write(tmp_path, _catalog_data(classifier=bars)))
+
+
+def test_character_ngram_sizes_out_of_order_name_their_field(tmp_path: Path) -> None:
+    bars = {
+        "min_probability": 0.4,
+        "min_margin": 0.05,
+        "regularisation": 10,
+        "character_ngrams": {"smallest": 5, "largest": 2},
+    }
+    with pytest.raises(ConfigFileError, match=r"classifier\.character_ngrams.*largest"):
+        load_intent_catalog(_write(tmp_path, _catalog_data(classifier=bars)))
+
+
+def test_with_character_ngrams_weighted_zero_the_embedding_alone_routes(
+    catalog: IntentCatalog,
+) -> None:
+    spec = catalog.classifier.model_copy(update={"character_ngrams": CharacterNgrams(weight=0.0)})
+    embedding_only = IntentClassifier(
+        catalog.model_copy(update={"classifier": spec}), default_embedder()
+    )
+    [result] = embedding_only.classify(["I was charged twice, I want my money back"])
+    assert (result.route, result.fallback) == ("refund", False), result
 
 
 @pytest.mark.parametrize(

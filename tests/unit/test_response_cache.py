@@ -43,6 +43,7 @@ class TableEmbedder:
     """Vectors looked up by text, so tests choose the similarity of any two texts."""
 
     dimension = 2
+    identity = "a table of vectors"
 
     def __init__(self, vectors: Mapping[str, Sequence[float]]) -> None:
         self._vectors = vectors

@@ -16,6 +16,7 @@ class _CountingEmbedder:
     """Embeds text i as the vector [len(text)] and records every call's texts."""
 
     dimension = 1
+    identity = "counting text lengths"
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
