@@ -4,21 +4,32 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from services.guardrail.source_support import SourceSupport
+from shared.config import repo_root
 from shared.contracts import Chunk, ModelOutput, StepEvent
-from shared.embeddings import default_embedder
+from shared.embeddings import default_query_embedder
 
 WARRANTY = (
     "## Coverage period\nThe warranty lasts 1 year from the date of delivery. "
     "Refurbished products carry a 6-month warranty."
 )
-SUPPORT = SourceSupport(default_embedder())
+SUPPORT = SourceSupport(default_query_embedder())
+# No bar on whole sentences: only where the values of a sentence come from.
+VALUES_ONLY = SourceSupport(default_query_embedder(), threshold=0.0)
 
 
-def _answer(text: str, *, slotted: bool = False) -> StepEvent:
+REPAIRS = "Repairs take 7 to 10 business days from arrival at our service centre."
+VALUE_TUNING = repo_root() / "tests" / "data" / "value_context_tuning.yaml"
+
+
+def _answer(
+    text: str, *, slotted: bool = False, chunks: tuple[str, ...] = (WARRANTY,)
+) -> StepEvent:
     event = StepEvent(model_output=ModelOutput(text=text))
-    event.retrieval.chunks.append(Chunk(source_id="warranty#1", text=WARRANTY))
+    for number, chunk in enumerate(chunks):
+        event.retrieval.chunks.append(Chunk(source_id=f"policy#{number}", text=chunk))
     if slotted:
         event.prompt.answer_slots["amount"] = "49.99"
     return event
@@ -44,3 +55,39 @@ def test_a_sentence_no_source_says_is_refused(text: str) -> None:
 
 def test_answers_stating_tool_results_are_left_to_the_other_checks() -> None:
     assert SUPPORT.check(_answer("I have refunded 49.99 USD.", slotted=True)) is None
+
+
+def test_a_value_taken_from_a_sentence_about_something_else_is_refused() -> None:
+    answer = _answer("The warranty lasts 7 to 10 business days.", chunks=(WARRANTY, REPAIRS))
+
+    finding = VALUES_ONLY.check(answer)
+
+    assert finding is not None, "a repair time passed as the warranty's length"
+    assert "a duration" in finding, finding
+    assert "7 to 10" not in finding, f"a finding names the fact, never its value: {finding}"
+
+
+def test_a_value_stated_of_what_its_source_says_passes() -> None:
+    answer = _answer("A repair takes 7 to 10 business days.", chunks=(WARRANTY, REPAIRS))
+
+    assert VALUES_ONLY.check(answer) is None
+
+
+def test_the_value_floor_keeps_every_faithful_value_of_its_tuning_set() -> None:
+    tuning = yaml.safe_load(VALUE_TUNING.read_text(encoding="utf-8"))
+    refused = [t for t in tuning["faithful"] if VALUES_ONLY.check(_policies(t))]
+    assert not refused, f"faithful values refused: {refused}"
+
+
+def test_the_value_floor_refuses_values_taken_from_other_sentences_of_its_tuning_set() -> None:
+    tuning = yaml.safe_load(VALUE_TUNING.read_text(encoding="utf-8"))
+    passed = [t for t in tuning["misplaced"] if not VALUES_ONLY.check(_policies(t))]
+    # Five take their value from the very sentence (or a near twin) that says it of the
+    # thing named: no similarity bar separates those (see source_support.py).
+    assert len(passed) <= 5, f"misplaced values passed: {passed}"
+
+
+def _policies(text: str) -> StepEvent:
+    knowledge = repo_root() / "config" / "knowledge"
+    chunks = tuple(path.read_text(encoding="utf-8") for path in sorted(knowledge.glob("*.md")))
+    return _answer(text, chunks=chunks)
