@@ -17,7 +17,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from shared.contracts import StepEvent, ToolExchange
-from shared.grounding import ActionVocabulary, claimed_actions, refused_actions
+from shared.grounding import (
+    ActionVocabulary,
+    claimed_actions,
+    mentioned_actions,
+    refused_actions,
+)
 from shared.text import MoneyMention, find_money
 
 POLICY_TOOL = "check_refund_policy"
@@ -140,5 +145,23 @@ class RefundWithinPolicy:
         violations = [
             *_refund_violations(event.tool_exchanges, limits),
             *_answer_violations(event.model_output.text, limits, self._refund),
+            *self._unrefused_mentions(event, limits),
         ]
         return "; ".join(violations) or None
+
+    def _unrefused_mentions(self, event: StepEvent, limits: dict[str, Decimal]) -> Iterator[str]:
+        """Where the policy refused every invoice checked and nothing was refunded, each
+        sentence that speaks of a refund without refusing it: to a customer who asked for
+        one, "we can refund refundable items" or "refunds take 5 to 7 days" reads as yes."""
+        if not limits or any(limits.values()) or any(_refunds(event.tool_exchanges)):
+            return
+        text = event.model_output.text
+        actions = {"refund": self._refund}
+        refusals = refused_actions(text, actions)
+        unrefused = [s for s in mentioned_actions(text, actions) if s not in refusals]
+        if unrefused:
+            yield (
+                f"{len(unrefused)} sentence(s) speak of a refund without refusing it, though "
+                "the policy refused the refund asked for: say only that it cannot be made, "
+                "and why"
+            )

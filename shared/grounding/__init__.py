@@ -24,6 +24,7 @@ from shared.grounding.claims import (
     ActionVocabulary,
     Claim,
     claimed_actions,
+    mentioned_actions,
     refused_actions,
     unbacked_claims,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "find_mentions",
     "is_grounded",
     "load_pipeline",
+    "mentioned_actions",
     "misdated",
     "refused_actions",
     "unbacked_claims",

@@ -97,6 +97,21 @@ def refused_actions(text: str, actions: Mapping[str, ActionVocabulary]) -> list[
     return _sentences_where(text, actions, _refuses)
 
 
+def mentioned_actions(text: str, actions: Mapping[str, ActionVocabulary]) -> list[Claim]:
+    """The sentences of `text` that name an action outside a question, in any wording:
+    claimed, hedged, conditional, general or refused. Example:
+
+    >>> refund = {"refund": ActionVocabulary(frozenset({"refund"}))}
+    >>> [c.action for c in mentioned_actions("You can only refund refundable items.", refund)]
+    ['refund']
+    >>> mentioned_actions("Can I get a refund?", refund)
+    []
+    """
+    return _sentences_where(
+        text, actions, lambda token: not read_clause(clause_head(token)).question
+    )
+
+
 def _sentences_where(
     text: str, actions: Mapping[str, ActionVocabulary], holds: Callable[[Token], bool]
 ) -> list[Claim]:

@@ -298,6 +298,7 @@ def test_the_public_names_are_pinned() -> None:
         "Kind",
         "Mention",
         "claimed_actions",
+        "mentioned_actions",
         "find_mentions",
         "load_pipeline",
         "misdated",

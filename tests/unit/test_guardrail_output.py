@@ -266,6 +266,30 @@ async def test_an_amount_in_a_refusal_is_no_promise() -> None:
     assert await _guard(event, "refund_within_policy") == []
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Invoice INV-1005 is void. You can only refund refundable items.",
+        "INV-1005 cannot be refunded. Refunds usually appear within 5 to 7 business days.",
+        "We may be able to refund INV-1005 later.",
+    ],
+)
+async def test_a_refund_the_policy_refused_is_spoken_of_only_to_refuse_it(answer: str) -> None:
+    event = _event(text=answer, exchanges=(_policy("INV-1005", 0.0),))
+
+    findings = await _guard(event, "refund_within_policy")
+
+    assert len(findings) == 1, f"{answer!r} passed, though the policy refused the refund"
+    assert "without refusing it" in findings[0], findings
+
+
+async def test_a_refusal_of_a_refund_the_policy_refused_passes() -> None:
+    text = "Invoice INV-1005 is void, so it cannot be refunded. Is there anything else?"
+    event = _event(text=text, exchanges=(_policy("INV-1005", 0.0),))
+
+    assert await _guard(event, "refund_within_policy") == []
+
+
 async def test_an_amount_in_a_sentence_that_refuses_and_claims_a_refund_is_checked() -> None:
     event = _event(
         text="I cannot refund all of it, but I have refunded 200.0 USD for INV-1004.",
