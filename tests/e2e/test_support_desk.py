@@ -13,6 +13,7 @@ import pytest
 
 from conduit.stack import ServiceProcesses
 from shared.client import ConduitClient
+from shared.contracts import Response
 from tests.e2e.conftest import STARTUP_TIMEOUT_S, describe, load_knowledge, payments_for
 from tests.fixtures.desk import config_where_the_desk_model_chooses
 
@@ -34,15 +35,20 @@ def stack_env(tmp_path: Path, desk_model_chooses: bool) -> dict[str, str]:
     return {"CONDUIT_CONFIG_DIR": str(config_where_the_desk_model_chooses(tmp_path))}
 
 
+async def _desk_answer(
+    stack: ServiceProcesses, client: ConduitClient, tmp_path: Path
+) -> tuple[Response, list[str]]:
+    """The answer to MESSAGE, and the steps it went through."""
+    await load_knowledge(client, tmp_path)
+    response = await client.ask(MESSAGE, session_id="e2e-desk", timeout_s=STARTUP_TIMEOUT_S)
+    assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
+    return response, [record.step for record in response.steps]
+
+
 async def test_a_confident_refund_intent_gives_billing_the_request_to_the_end(
     stack: ServiceProcesses, client: ConduitClient, tmp_path: Path
 ) -> None:
-    await load_knowledge(client, tmp_path)
-
-    response = await client.ask(MESSAGE, session_id="e2e-desk", timeout_s=STARTUP_TIMEOUT_S)
-
-    assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
-    steps = [record.step for record in response.steps]
+    response, steps = await _desk_answer(stack, client, tmp_path)
     visited = [s for s in steps if s in AGENT_STEPS]
     assert set(visited) == {"billing.decide"}, f"billing alone must handle a refund: {steps}"
     tools = [x.call.tool for x in response.tool_exchanges]
@@ -54,12 +60,7 @@ async def test_a_confident_refund_intent_gives_billing_the_request_to_the_end(
 async def test_the_supervisors_model_picks_billing_which_hands_on_to_orders_with_its_context(
     stack: ServiceProcesses, client: ConduitClient, tmp_path: Path
 ) -> None:
-    await load_knowledge(client, tmp_path)
-
-    response = await client.ask(MESSAGE, session_id="e2e-desk", timeout_s=STARTUP_TIMEOUT_S)
-
-    assert response.HasField("answer"), f"no answer: {response}\n{describe(stack)}"
-    steps = [record.step for record in response.steps]
+    response, steps = await _desk_answer(stack, client, tmp_path)
     visited = [s for s in steps if s in AGENT_STEPS]
     assert visited[0] == "desk.decide", f"the supervisor's model must choose: {steps}"
     assert visited.index("billing.decide") < visited.index("orders.decide"), (
