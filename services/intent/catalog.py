@@ -57,6 +57,9 @@ class ClassifierSpec(_Strict):
     min_probability: float = Field(gt=0.0, lt=1.0, description="to accept the best route")
     min_margin: float = Field(ge=0.0, lt=1.0, description="best minus runner-up probability")
     regularisation: float = Field(gt=0.0, description="inverse strength (scikit-learn's C)")
+    temperature: float = Field(
+        default=1.0, gt=0.0, le=10.0, description="divides the scores before the softmax"
+    )
     max_chars: int = Field(default=2000, ge=50, description="longer text goes to a person")
     language: LanguageSpec = Field(default_factory=LanguageSpec)
     character_ngrams: CharacterNgrams = Field(default_factory=CharacterNgrams)

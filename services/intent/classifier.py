@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse import csr_matrix, hstack
+from scipy.special import softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -110,9 +111,7 @@ class IntentClassifier:
         refusals = [self._refusal(text) for text in texts]
         readable = [text for text, refusal in zip(texts, refusals, strict=True) if not refusal]
         model = self._trained()
-        probabilities: F64 = (
-            model.predict_proba(self._features(readable)) if readable else np.empty((0, 0))
-        )
+        probabilities: F64 = self._probabilities(model, readable) if readable else np.empty((0, 0))
         rows = iter(probabilities)
         return [
             Classification(intent=UNSURE, confidence=0.0, scores=(), unsure=True, reason=refusal)
@@ -135,6 +134,14 @@ class IntentClassifier:
             )
             self._model = model.fit(self._features.fit(texts), labels)
         return self._model
+
+    def _probabilities(self, model: LogisticRegression, texts: Sequence[str]) -> F64:
+        """The softmax of the model's scores over `temperature` (temperature scaling: the
+        regression's own probabilities are too timid once it is regularised)."""
+        scores: F64 = model.decision_function(self._features(texts))
+        if scores.ndim == 1:  # two routes: one score, for the second class
+            scores = np.column_stack([np.zeros_like(scores), scores])
+        return softmax(scores / self._catalog.classifier.temperature, axis=1)  # type: ignore[no-any-return]
 
     def _refusal(self, text: str) -> str:
         """Why `text` cannot be classified at all, or ""."""

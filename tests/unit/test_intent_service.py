@@ -115,6 +115,22 @@ def test_character_ngram_sizes_out_of_order_name_their_field(tmp_path: Path) -> 
         load_intent_catalog(_write(tmp_path, _catalog_data(classifier=bars)))
 
 
+def test_a_lower_temperature_sharpens_the_probabilities_and_keeps_their_order(
+    catalog: IntentCatalog,
+) -> None:
+    def scores(temperature: float) -> tuple[tuple[str, float], ...]:
+        spec = catalog.classifier.model_copy(update={"temperature": temperature})
+        tuned = catalog.model_copy(update={"classifier": spec})
+        [result] = IntentClassifier(tuned, default_embedder()).classify(["refund me please"])
+        return result.scores
+
+    plain, sharp = scores(1.0), scores(0.5)
+
+    assert [r for r, _ in sharp] == [r for r, _ in plain], f"order changed: {plain} {sharp}"
+    assert sharp[0][1] > plain[0][1], f"not sharper: {plain[0]} -> {sharp[0]}"
+    assert sum(p for _, p in sharp) == pytest.approx(1.0), sharp
+
+
 def test_with_character_ngrams_weighted_zero_the_embedding_alone_routes(
     catalog: IntentCatalog,
 ) -> None:
