@@ -12,6 +12,9 @@ from shared.contracts import Chunk, StepEvent, ToolExchange, Turn, Verdict
 from shared.models.chat import ChatMessage
 from shared.runtime import InputTooLarge
 
+_FINDINGS_SHOWN = 4
+_FINDING_CHARS = 240
+
 
 @dataclass(frozen=True)
 class PromptParts:
@@ -46,7 +49,7 @@ class PromptParts:
         regenerating = event.output_guard.verdict == Verdict.VERDICT_REGENERATE
         return cls(
             slots=[name for name in slots if "." not in name] if template.answer.slots else [],
-            findings=list(event.output_guard.findings) if regenerating else [],
+            findings=_brief(event.output_guard.findings) if regenerating else [],
             delegates=dict(delegates),
             template=template,
             request=event.request.text,
@@ -57,6 +60,19 @@ class PromptParts:
             exchanges=list(event.tool_exchanges),
             examples=len(template.examples),
         )
+
+
+def _brief(findings: Sequence[str]) -> list[str]:
+    """The first few distinct findings, each cut short: a degenerate answer draws hundreds
+    (one per figure it invents), and they must not crowd the prompt out of its budget."""
+    distinct = list(dict.fromkeys(findings))
+    shown = [
+        finding if len(finding) <= _FINDING_CHARS else finding[: _FINDING_CHARS - 1] + "…"
+        for finding in distinct[:_FINDINGS_SHOWN]
+    ]
+    if len(distinct) > _FINDINGS_SHOWN:
+        shown.append(f"and {len(distinct) - _FINDINGS_SHOWN} more")
+    return shown
 
 
 def render(parts: PromptParts) -> list[ChatMessage]:

@@ -426,6 +426,22 @@ async def test_a_regenerated_prompt_says_why_the_last_answer_was_refused(step: P
     assert "previous answer was refused: the answer states a date" in system, system
 
 
+async def test_a_regenerated_prompt_keeps_a_flood_of_findings_brief(step: PromptStep) -> None:
+    event = _refund_event()
+    event.output_guard.stage = "output"
+    event.output_guard.verdict = Verdict.VERDICT_REGENERATE
+    invented = "; ".join(
+        f"the answer states an amount ({n}) that is in no tool result" for n in range(200)
+    )
+    event.output_guard.findings.extend([invented, *[f"finding {n}" for n in range(50)]])
+
+    await step.handle(event, REFUND_DRAFT)
+
+    system = event.prompt.messages[0].content
+    assert len(system) < 3000, f"findings crowd the prompt: {len(system)} characters"
+    assert "and 47 more" in system, system
+
+
 # --- choice templates (the router's second stage) ----------------------------------------
 
 ROUTE_CHOICE = StepCall(
