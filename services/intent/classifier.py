@@ -106,6 +106,11 @@ class IntentClassifier:
         self._language.warm_up()
         self._trained()
 
+    def train(self) -> None:
+        """Fit on the catalog's examples (embedding them, or reading their stored vectors),
+        once; `warm_up` does this too."""
+        self._trained()
+
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         """Classify each text; CPU-bound, so call it off the event loop."""
         refusals = [self._refusal(text) for text in texts]
