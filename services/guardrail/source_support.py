@@ -89,20 +89,22 @@ class SourceSupport:
         """The kind of each date, amount or duration the answer states in a clause whose
         closest source sentences do not say it (values no source says are `grounded`'s)."""
         placed = [
-            (clause, mention)
+            (sentence, clause, mention)
             for sentence in said
             for clause, mention in _values_by_clause(sentence)
         ]
         if not placed:
             return []
-        clauses = list(dict.fromkeys(clause for clause, _ in placed))
+        clauses = list(dict.fromkeys(clause for _, clause, _ in placed))
         vectors = self._embedder.embed([*clauses, *known])
         similarity = vectors[: len(clauses)] @ vectors[len(clauses) :].T
         vouching = [Evidence.from_request([], [Chunk(text=sentence)]) for sentence in known]
         misplaced: list[str] = []
-        for clause, mention in placed:
+        for sentence, clause, mention in placed:
             row = similarity[clauses.index(clause)]
             sayers = [j for j, facts in enumerate(vouching) if is_grounded(mention, facts)]
+            if any(known[j] in sentence for j in sayers):
+                continue  # quoted word for word, as a template's passage is
             if sayers and max(row[j] for j in sayers) < row.max() - self._value_gap:
                 misplaced.append(f"a {mention.kind}")
         return misplaced

@@ -91,3 +91,13 @@ def _policies(text: str) -> StepEvent:
     knowledge = repo_root() / "config" / "knowledge"
     chunks = tuple(path.read_text(encoding="utf-8") for path in sorted(knowledge.glob("*.md")))
     return _answer(text, chunks=chunks)
+
+
+def test_a_value_in_a_sentence_quoted_word_for_word_from_its_source_passes() -> None:
+    sections = (repo_root() / "config/knowledge/warranty.md").read_text(encoding="utf-8")
+    coverage, _, excluded, claims, _ = ("## " + s for s in sections.split("\n## ")[1:])
+    quoted = excluded.split("\n\n", 1)[1].strip()
+
+    finding = VALUES_ONLY.check(_answer(quoted, chunks=(coverage, excluded, claims)))
+
+    assert finding is None, f"the passage itself was refused: {finding}"
