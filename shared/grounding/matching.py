@@ -6,7 +6,8 @@ or a day relative to today ("tomorrow") only itself; times, durations
 (both ends of a range, units included: business days are not days), ids and statuses must
 be equal; amounts equal as numbers, and in the same currency where both name one. A
 negated status ("not delivered") is grounded by that very status ("not delivered") or,
-where the evidence has statuses, by their all being other than the negated one.
+where the evidence has statuses, by their all being other than the negated one and none
+implying it ("not shipped" is false of a delivered order).
 
 >>> evidence = Evidence((Fact("date", "2026-12-09", "lookup_order.estimated_delivery"),))
 >>> ungrounded("It arrives on December 9.", evidence)
@@ -28,6 +29,7 @@ from shared.grounding.dates import WEEKDAYS
 from shared.grounding.evidence import Evidence, Fact
 from shared.grounding.kinds import Kind, Mention
 from shared.grounding.mentions import find_mentions
+from shared.grounding.statuses import implied_statuses
 
 FindingKind = Kind | Literal["action", "tense"]
 _NOUNS: dict[FindingKind, str] = {
@@ -95,7 +97,9 @@ def is_grounded(mention: Mention, evidence: Evidence) -> bool:
         return True
     if mention.kind == "status" and mention.value.startswith(_NOT):
         negated = mention.value.removeprefix(_NOT)
-        return bool(facts) and all(fact.value != negated for fact in facts)
+        return bool(facts) and all(
+            fact.value != negated and negated not in implied_statuses(fact.value) for fact in facts
+        )
     return False
 
 

@@ -82,6 +82,24 @@ def canonical_status(value: str) -> str:
     return _CANONICAL.get(words, words)
 
 
+# A status that says another one happened before it: a delivered order has shipped, so
+# "it has not shipped yet" is false of it (while "not in transit" is true).
+_IMPLIES = {
+    "delivered": frozenset({"shipped", "dispatched"}),
+    "out for delivery": frozenset({"shipped", "dispatched"}),
+    "in transit": frozenset({"shipped", "dispatched"}),
+    "shipped": frozenset({"dispatched"}),
+    "dispatched": frozenset({"shipped"}),
+    "returned": frozenset({"shipped", "dispatched", "delivered"}),
+    "refunded": frozenset({"paid"}),
+}
+
+
+def implied_statuses(status: str) -> frozenset[str]:
+    """The statuses that `status` says were reached before it ("delivered": "shipped")."""
+    return _IMPLIES.get(status, frozenset())
+
+
 def negated_status(status: str) -> str:
     """What "not <status>" is called: "not eligible", "unpaid", else "not <status>"."""
     return _OPPOSITES.get(status, f"not {status}")

@@ -186,6 +186,17 @@ def test_not_delivered_for_a_delivered_order_is_a_status_finding() -> None:
     assert _kinds(ungrounded("Your order has not been delivered yet.", evidence)) == ["status"]
 
 
+@pytest.mark.parametrize("answer", ["Your order is not yet shipped.", "It has not shipped yet."])
+def test_not_shipped_for_a_delivered_order_is_a_status_finding(answer: str) -> None:
+    evidence = _order_evidence(status="delivered")
+    assert _kinds(ungrounded(answer, evidence)) == ["status"], f"{answer!r} passed"
+
+
+def test_not_in_transit_for_a_delivered_order_has_no_finding() -> None:
+    evidence = _order_evidence(status="delivered")
+    assert ungrounded("Your order is not in transit.", evidence) == []
+
+
 def test_the_date_of_a_field_that_is_not_stateable_is_a_date_finding() -> None:
     findings = ungrounded("Your order should arrive on December 6, 2026.", _order_evidence())
     assert _kinds(findings) == ["date"], "updated_at is no arrival date"
