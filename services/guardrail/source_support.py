@@ -28,6 +28,7 @@ import numpy as np
 
 from shared.contracts import Chunk, StepEvent
 from shared.embeddings import Embedder
+from shared.embeddings.embedder import F32
 from shared.grounding.evidence import Evidence
 from shared.grounding.kinds import Kind, Mention
 from shared.grounding.matching import is_grounded
@@ -77,7 +78,7 @@ class SourceSupport:
                 f"says (closest similarity {float(closest.min()):.2f}, needed "
                 f"{self._threshold:.2f})"
             )
-        misplaced = self._misplaced_values(said, known)
+        misplaced = self._misplaced_values(said, known, vectors[len(said) :])
         if not misplaced:
             return None
         return (
@@ -85,9 +86,10 @@ class SourceSupport:
             "saying it speaks of"
         )
 
-    def _misplaced_values(self, said: list[str], known: list[str]) -> list[str]:
+    def _misplaced_values(self, said: list[str], known: list[str], known_vectors: F32) -> list[str]:
         """The kind of each date, amount or duration the answer states in a clause whose
-        closest source sentences do not say it (values no source says are `grounded`'s)."""
+        closest source sentences do not say it (values no source says are `grounded`'s);
+        `known_vectors` are the source sentences', already embedded."""
         placed = [
             (sentence, clause, mention)
             for sentence in said
@@ -96,8 +98,7 @@ class SourceSupport:
         if not placed:
             return []
         clauses = list(dict.fromkeys(clause for _, clause, _ in placed))
-        vectors = self._embedder.embed([*clauses, *known])
-        similarity = vectors[: len(clauses)] @ vectors[len(clauses) :].T
+        similarity = self._embedder.embed(clauses) @ known_vectors.T
         vouching = [Evidence.from_request([], [Chunk(text=sentence)]) for sentence in known]
         misplaced: list[str] = []
         for sentence, clause, mention in placed:
